@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# personagen developer entry point: sets up .venv (once, and again when
+# pyproject.toml changes), then runs the main job or the test suite.
+#   ./dev.sh sample [personagen sample options]   sample customers with the shipped priors
+#   ./dev.sh test [pytest options]                run the test suite
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+
+setup() {
+    local stamp=.venv/.personagen-installed
+    if [ ! -x .venv/bin/python ]; then
+        "$PYTHON" -m venv .venv
+    fi
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+        .venv/bin/python -m pip install --quiet --upgrade pip
+        .venv/bin/python -m pip install --quiet -e ".[test]"
+        touch "$stamp"
+    fi
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+    sample)
+        setup
+        exec .venv/bin/personagen validate "$@"
+        ;;
+    test)
+        setup
+        .venv/bin/ruff check .
+        .venv/bin/ruff format --check .
+        exec .venv/bin/python -m pytest -n 2 "$@"
+        ;;
+    *)
+        echo "usage: ./dev.sh sample [options] | ./dev.sh test [pytest options]" >&2
+        exit 2
+        ;;
+esac

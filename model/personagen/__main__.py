@@ -1,0 +1,7 @@
+"""``python -m personagen``."""
+
+import sys
+
+from personagen.cli import main
+
+sys.exit(main())

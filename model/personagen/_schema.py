@@ -1,0 +1,157 @@
+"""Typed, frozen schemas of the YAML configuration files (pydantic v2).
+
+These classes check structure and types: required keys, unknown keys, value
+types and ranges of single values. Checks that relate values to each other or
+to other files (sums, names that must exist in the hierarchy) live in
+:mod:`personagen.config`. YAML keys equal the field names.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+__all__ = [
+    "Demographics",
+    "HierarchyFile",
+    "PersonaKnobs",
+    "PersonaSpec",
+    "PersonasFile",
+    "PopulationSpec",
+    "SegmentSpec",
+    "SegmentsFile",
+    "SpendingProfile",
+]
+
+SIZE_LABELS = ("XS", "S", "M", "L", "XL")
+GENDERS = ("female", "male")
+
+
+def _check_range(value: tuple[float, float]) -> tuple[float, float]:
+    lo, hi = value
+    if lo <= 0 or hi <= 0:
+        raise ValueError(
+            f"expected [lo, hi] with 0 < lo <= hi, got [{lo:g}, {hi:g}] (non-positive)"
+        )
+    if lo > hi:
+        raise ValueError(f"expected [lo, hi] with 0 < lo <= hi, got [{lo:g}, {hi:g}] (lo > hi)")
+    return value
+
+
+def _check_fraction_range(value: tuple[float, float]) -> tuple[float, float]:
+    _check_range(value)
+    if value[1] >= 1:
+        raise ValueError(f"expected a range inside (0, 1), got [{value[0]:g}, {value[1]:g}]")
+    return value
+
+
+def _gender_mapping(value: object) -> object:
+    # ``gender: Female`` (the seed's form) means ``{female: 1.0}``.
+    if isinstance(value, str) and value.lower() in GENDERS:
+        return {value.lower(): 1.0}
+    return value
+
+
+#: ``[lo, hi]``, read as the central 90% interval of a positive quantity.
+Range = Annotated[tuple[float, float], AfterValidator(_check_range)]
+#: ``[lo, hi]`` of a rate inside (0, 1), read as a central 90% interval.
+FractionRange = Annotated[tuple[float, float], AfterValidator(_check_fraction_range)]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HierarchyFile(_Frozen):
+    """``hierarchy_parsed.yml``: departments mapped to their classes, in order."""
+
+    schema_version: Literal[1] = 1
+    departments: dict[str, list[str]]
+
+
+class Demographics(_Frozen):
+    """Who the persona is; drives the fake profile of each customer."""
+
+    age_range: Range
+    gender: Annotated[dict[Literal["female", "male"], Share], BeforeValidator(_gender_mapping)]
+    has_children: bool
+    lifestyle: str
+
+
+class SpendingProfile(_Frozen):
+    """Spending ranges, each read as a central 90% interval."""
+
+    avg_order_value: Range
+    frequency_per_month: Range
+    typical_segment: str
+
+
+class PersonaKnobs(_Frozen):
+    """Model knobs of one persona; every field has a documented default.
+
+    See ``docs/priors.md`` for what each knob does and why its default.
+    """
+
+    customer_concentration: Positive = 50.0
+    preferred_class_share: Share = 0.8
+    department_exploration: Share = 0.02
+    basket_size: Range = (1.5, 6.0)
+    between_customer_value_share: Share = 0.5
+    typical_segment_share: Share = 0.6
+    baby_share: Share = 0.2
+    adult_sizes: dict[Literal["XS", "S", "M", "L", "XL"], Share] = Field(
+        default_factory=lambda: {"XS": 0.08, "S": 0.22, "M": 0.34, "L": 0.24, "XL": 0.12}
+    )
+    note: str = ""
+
+
+class PersonaSpec(_Frozen):
+    """One persona as written in ``priors/personas.yml``."""
+
+    weight: Annotated[float, Field(gt=0.0, le=1.0)]
+    description: str
+    demographics: Demographics
+    department_preferences: dict[str, Share]
+    class_preferences: dict[str, list[str]] = Field(default_factory=dict)
+    spending_profile: SpendingProfile
+    knobs: PersonaKnobs = Field(default_factory=PersonaKnobs)
+    note: str
+
+
+class PopulationSpec(_Frozen):
+    """Population-level prior knobs."""
+
+    weight_concentration: Positive = 200.0
+    profile_concentration: Positive = 200.0
+    exploration_excludes: list[str] = Field(default_factory=list)
+    note: str = ""
+
+
+class PersonasFile(_Frozen):
+    """``priors/personas.yml``."""
+
+    schema_version: Literal[1]
+    population: PopulationSpec = Field(default_factory=PopulationSpec)
+    personas: dict[str, PersonaSpec]
+
+
+class SegmentSpec(_Frozen):
+    """One RFM segment of ``priors/segments.yml``."""
+
+    description: str
+    base_share: Share
+    recency_days: Range
+    lifetime_months: Range
+    frequency_multiplier: Range
+    return_rate: FractionRange
+    note: str
+
+
+class SegmentsFile(_Frozen):
+    """``priors/segments.yml``."""
+
+    schema_version: Literal[1]
+    segments: dict[str, SegmentSpec]

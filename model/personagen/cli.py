@@ -1,0 +1,130 @@
+"""Command-line interface: argument parsing only, delegating to the library.
+
+``personagen validate``, ``personagen hierarchy parse``. Bad input
+(:class:`~personagen.errors.ConfigError`, :class:`~personagen.errors.DataError`)
+prints the problems on stderr and exits with code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from personagen import __version__
+from personagen._io import check_writable, write_text_atomic
+from personagen.config import PersonagenConfig, load_config
+from personagen.errors import ConfigError, DataError, Problem
+from personagen.hierarchy import build_hierarchy, dump_hierarchy_yaml, parse_hierarchy_text
+
+__all__ = ["main"]
+
+log = logging.getLogger("personagen")
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--priors", type=Path, help="personas YAML (default: priors/personas.yml)")
+    parser.add_argument(
+        "--hierarchy", type=Path, help="hierarchy YAML (default: hierarchy_parsed.yml)"
+    )
+    parser.add_argument(
+        "--segments", type=Path, help="segments YAML (default: priors/segments.yml)"
+    )
+
+
+def _load(args: argparse.Namespace) -> PersonagenConfig:
+    return load_config(priors=args.priors, hierarchy=args.hierarchy, segments=args.segments)
+
+
+def summarise_config(config: PersonagenConfig) -> str:
+    """Return a human-readable summary of a validated configuration."""
+    h = config.hierarchy
+    lines = [f"{len(config.persona_names)} personas:"]
+    for name, spec in config.personas.personas.items():
+        top = sorted(spec.department_preferences.items(), key=lambda kv: -kv[1])[:3]
+        tops = ", ".join(f"{d} {s:.2f}" for d, s in top)
+        lines.append(f"  {name:<22} weight {spec.weight:.2f}  {tops}")
+    lines.append(f"{h.n_departments} departments, {h.n_classes} classes:")
+    for dept, classes in zip(h.departments, h.classes, strict=True):
+        lines.append(f"  {dept:<28} {len(classes):>3} classes")
+    lines.append(f"{len(config.segments.segments)} segments: {', '.join(config.segments.segments)}")
+    lines.append("sources: " + ", ".join(f"{role}={path}" for role, path in config.sources))
+    return "\n".join(lines)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    config = _load(args)
+    _out(summarise_config(config))
+    _out("configuration OK")
+    return 0
+
+
+def _cmd_hierarchy_parse(args: argparse.Namespace) -> int:
+    src: Path = args.input
+    if not src.is_file():
+        raise ConfigError([Problem(str(src), "", "file does not exist; expected a text export")])
+    departments = parse_hierarchy_text(src.read_text(encoding="utf-8"), source=str(src))
+    hierarchy = build_hierarchy(departments, source=str(src))
+    check_writable([args.output], overwrite=args.overwrite)
+    write_text_atomic(args.output, dump_hierarchy_yaml(departments))
+    for dept, classes in zip(hierarchy.departments, hierarchy.classes, strict=True):
+        _out(f"  {dept:<28} {len(classes):>3} classes")
+    _out(f"{hierarchy.n_departments} departments, {hierarchy.n_classes} classes -> {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``personagen`` command."""
+    parser = argparse.ArgumentParser(
+        prog="personagen", description="Bayesian generative model of retail shoppers."
+    )
+    parser.add_argument("--version", action="version", version=f"personagen {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check the configuration files and summarise them")
+    _add_config_args(p)
+    p.set_defaults(func=_cmd_validate)
+
+    h = sub.add_parser("hierarchy", help="product hierarchy tools")
+    hsub = h.add_subparsers(dest="hierarchy_command", required=True, metavar="ACTION")
+    hp = hsub.add_parser("parse", help="pipe-delimited text export -> hierarchy YAML")
+    hp.add_argument("input", type=Path, help="text file with 'Department: Name | Class' lines")
+    hp.add_argument("-o", "--output", type=Path, required=True, help="YAML file to write")
+    hp.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    hp.set_defaults(func=_cmd_hierarchy_parse)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``personagen`` command.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name; defaults to ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        0 on success, 2 on bad input (problems printed on stderr).
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (ConfigError, DataError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2

@@ -1,0 +1,35 @@
+"""Shared fixtures: CPU platform, fixed keys, copies of the shipped config."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture
+def shipped(tmp_path: Path) -> dict[str, Path]:
+    """Writable copies of the shipped personas, hierarchy and segments files."""
+    paths = {
+        "priors": tmp_path / "personas.yml",
+        "hierarchy": tmp_path / "hierarchy_parsed.yml",
+        "segments": tmp_path / "segments.yml",
+    }
+    shutil.copy(ROOT / "priors" / "personas.yml", paths["priors"])
+    shutil.copy(ROOT / "hierarchy_parsed.yml", paths["hierarchy"])
+    shutil.copy(ROOT / "priors" / "segments.yml", paths["segments"])
+    return paths
+
+
+def edit(path: Path, old: str, new: str, count: int = 1) -> None:
+    """Replace ``old`` by ``new`` in a file, failing if ``old`` is absent."""
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, count))

@@ -1,0 +1,77 @@
+"""The personagen command, run in-process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from personagen.cli import main
+from personagen.config import load_hierarchy
+from personagen.hierarchy import format_hierarchy_text
+
+from conftest import ROOT, edit
+
+
+def test_validate_shipped_files(capsys):
+    assert main(["validate"]) == 0
+    out = capsys.readouterr().out
+    assert "10 personas:" in out
+    assert "21 departments, 394 classes" in out
+    assert "teenage_girl" in out and "weight 0.10" in out
+    assert "configuration OK" in out
+
+
+def test_validate_broken_copy_exits_2_without_traceback(shipped, capsys):
+    edit(shipped["priors"], "Ladies Clothing: 0.35", "Ladies Clothin: 0.35")
+    code = main(
+        [
+            "validate",
+            "--priors",
+            str(shipped["priors"]),
+            "--hierarchy",
+            str(shipped["hierarchy"]),
+            "--segments",
+            str(shipped["segments"]),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "did you mean 'Ladies Clothing'?" in err
+    assert "Traceback" not in err
+
+
+def test_module_entry_point_exits_2_on_missing_file(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "personagen", "validate", "--priors", str(tmp_path / "x.yml")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "x.yml:\n  file does not exist" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_hierarchy_parse_round_trip_and_no_overwrite(tmp_path, capsys):
+    export = tmp_path / "export.txt"
+    export.write_text(format_hierarchy_text(load_hierarchy(ROOT / "hierarchy_parsed.yml")))
+    out = tmp_path / "h.yml"
+    assert main(["hierarchy", "parse", str(export), "-o", str(out)]) == 0
+    assert out.read_text() == (ROOT / "hierarchy_parsed.yml").read_text()
+    assert "21 departments, 394 classes" in capsys.readouterr().out
+    out.write_text("keep me")
+    assert main(["hierarchy", "parse", str(export), "-o", str(out)]) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert out.read_text() == "keep me"
+    assert main(["hierarchy", "parse", str(export), "-o", str(out), "--overwrite"]) == 0
+    assert out.read_text().startswith("# Product hierarchy")
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_hierarchy_parse_bad_line(tmp_path, capsys):
+    export = tmp_path / "export.txt"
+    export.write_text("Home | Candles\nbroken\n")
+    assert main(["hierarchy", "parse", str(export), "-o", str(tmp_path / "h.yml")]) == 2
+    assert "line 2:" in capsys.readouterr().err
+    assert not (tmp_path / "h.yml").exists()

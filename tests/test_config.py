@@ -1,0 +1,266 @@
+"""Configuration validation: one test per rule, each asserting the message."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from personagen import ConfigError, load_config
+from personagen.config import SUM_TOLERANCE, load_hierarchy
+
+from conftest import ROOT, edit
+
+
+def load(paths: dict[str, Path]):
+    return load_config(
+        priors=paths["priors"], hierarchy=paths["hierarchy"], segments=paths["segments"]
+    )
+
+
+def test_shipped_config_is_valid():
+    config = load_config()
+    assert len(config.persona_names) == 10
+    assert config.hierarchy.n_departments == 21
+    assert config.hierarchy.n_classes == 394
+    weights = [p.weight for p in config.personas.personas.values()]
+    assert abs(sum(weights) - 1) <= SUM_TOLERANCE
+    assert set(config.segments.segments) == {
+        "high_value_frequent",
+        "medium_value_regular",
+        "low_value_occasional",
+        "churned_inactive",
+    }
+
+
+def test_shipped_legacy_config_is_valid():
+    config = load_config(ROOT / "priors/legacy.yml", ROOT / "priors/legacy_hierarchy.yml")
+    assert config.persona_names == (
+        "high_value_frequent",
+        "medium_value_regular",
+        "low_value_occasional",
+        "churned_inactive",
+    )
+    assert config.hierarchy.n_departments == 3
+
+
+def test_persona_weights_must_sum_to_one(shipped):
+    edit(shipped["priors"], "teenage_girl:\n    weight: 0.10", "teenage_girl:\n    weight: 0.15")
+    with pytest.raises(ConfigError, match=r"personas: persona weights must sum to 1 .*got 1\.05"):
+        load(shipped)
+
+
+def test_share_outside_unit_interval(shipped):
+    edit(shipped["priors"], "Primarket: 0.03\n    class", "Primarket: 1.5\n    class")
+    with pytest.raises(ConfigError) as err:
+        load(shipped)
+    assert (
+        "personas.teenage_girl.department_preferences.Primarket: Input should be less than "
+        "or equal to 1, got 1.5" in str(err.value)
+    )
+
+
+def test_department_shares_must_sum_to_one(shipped):
+    edit(shipped["priors"], "Ladies Clothing: 0.35", "Ladies Clothing: 0.30")
+    with pytest.raises(
+        ConfigError,
+        match=r"personas.teenage_girl.department_preferences: "
+        r"department shares must sum to 1 .*got 0\.95",
+    ):
+        load(shipped)
+
+
+def test_unknown_department_suggests_close_match(shipped):
+    edit(shipped["priors"], "Ladies Clothing: 0.35", "Ladies Clothin: 0.35")
+    with pytest.raises(ConfigError) as err:
+        load(shipped)
+    assert (
+        "personas.teenage_girl.department_preferences.Ladies Clothin: unknown department; "
+        "did you mean 'Ladies Clothing'?"
+    ) in str(err.value)
+
+
+def test_unknown_class_suggests_close_match(shipped):
+    edit(shipped["priors"], "[Tops, T-Shirts, Skinny Jeans", "[Tops, T-Shirts, Skiny Jeans")
+    with pytest.raises(ConfigError) as err:
+        load(shipped)
+    assert (
+        "personas.teenage_girl.class_preferences.Ladies Clothing[2]: unknown class "
+        "'Skiny Jeans' in 'Ladies Clothing'; did you mean 'Skinny Jeans'?"
+    ) in str(err.value)
+
+
+def test_unknown_key_lists_allowed_and_close_match(shipped):
+    edit(
+        shipped["priors"],
+        "knobs:\n      basket_size: [2, 10]",
+        "knobs:\n      basket_sise: [2, 10]",
+    )
+    with pytest.raises(ConfigError) as err:
+        load(shipped)
+    message = str(err.value)
+    assert "personas.woman_with_baby.knobs: unknown key 'basket_sise' (allowed: " in message
+    assert "did you mean 'basket_size'?" in message
+
+
+def test_missing_required_key(shipped):
+    edit(shipped["priors"], "      typical_segment: medium_value_regular\n", "", count=1)
+    with pytest.raises(
+        ConfigError,
+        match=r"personas.teenage_girl.spending_profile.typical_segment: "
+        r"missing required key",
+    ):
+        load(shipped)
+
+
+def test_range_with_lo_above_hi(shipped):
+    edit(shipped["priors"], "avg_order_value: [30, 60]", "avg_order_value: [60, 30]")
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "personas.teenage_girl.spending_profile.avg_order_value: expected [lo, hi] with "
+            "0 < lo <= hi, got [60, 30] (lo > hi)"
+        ),
+    ):
+        load(shipped)
+
+
+def test_range_non_positive(shipped):
+    edit(shipped["segments"], "recency_days: [1, 30]", "recency_days: [0, 30]")
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "segments.high_value_frequent.recency_days: expected [lo, hi] with 0 < lo <= hi, "
+            "got [0, 30] (non-positive)"
+        ),
+    ):
+        load(shipped)
+
+
+def test_empty_department(shipped):
+    edit(
+        shipped["hierarchy"],
+        "  In-Store Charity:\n  - Charity Donations\n",
+        "  In-Store Charity: []\n",
+    )
+    with pytest.raises(ConfigError, match=r"departments.In-Store Charity: empty department"):
+        load(shipped)
+
+
+def test_duplicate_class(shipped):
+    edit(
+        shipped["hierarchy"],
+        "  - Plastic Bag Levy\n  - Paper Bag Levy\n",
+        "  - Plastic Bag Levy\n  - Plastic Bag Levy\n",
+    )
+    with pytest.raises(
+        ConfigError,
+        match=re.escape(
+            "departments.Bag Levy[1]: duplicate class 'Plastic Bag Levy' (first at [0])"
+        ),
+    ):
+        load(shipped)
+
+
+def test_duplicate_persona(shipped):
+    text = shipped["priors"].read_text()
+    block = text[text.index("  teenage_boy:") : text.index("  young_woman_fashion:")]
+    shipped["priors"].write_text(text + block)
+    with pytest.raises(
+        ConfigError,
+        match=r"personas.teenage_boy: duplicate key \(line \d+; "
+        r"first defined on line \d+\)",
+    ):
+        load(shipped)
+
+
+def test_typical_segment_not_in_segments(shipped):
+    edit(shipped["priors"], "typical_segment: low_value_occasional", "typical_segment: low_value")
+    with pytest.raises(
+        ConfigError,
+        match=r"personas.teenage_boy.spending_profile.typical_segment: "
+        r"unknown segment 'low_value' .*did you mean 'low_value_occasional'\?",
+    ):
+        load(shipped)
+
+
+def test_malformed_yaml_gives_line_number(shipped):
+    edit(shipped["segments"], "segments:\n", "segments:\n  - [unclosed\n")
+    with pytest.raises(
+        ConfigError, match=r"segments.yml:\n  malformed YAML at line \d+, column \d+"
+    ):
+        load(shipped)
+
+
+def test_file_that_is_not_a_mapping(shipped):
+    shipped["segments"].write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match="expected a mapping at the top level, got a list"):
+        load(shipped)
+
+
+def test_missing_file(shipped, tmp_path):
+    shipped["priors"] = tmp_path / "nope.yml"
+    with pytest.raises(ConfigError, match=r"nope.yml:\n  file does not exist"):
+        load(shipped)
+
+
+def test_every_problem_is_listed_at_once(shipped):
+    edit(shipped["priors"], "Ladies Clothing: 0.35", "Ladies Clothin: 0.35")
+    edit(shipped["priors"], "typical_segment: low_value_occasional", "typical_segment: low_value")
+    edit(shipped["priors"], "teenage_girl:\n    weight: 0.10", "teenage_girl:\n    weight: 0.15")
+    with pytest.raises(ConfigError, match=r"^3 problems in .*personas.yml:") as err:
+        load(shipped)
+    assert len(err.value.problems) == 3
+
+
+def test_hierarchy_and_segment_problems_reported_together(shipped):
+    edit(
+        shipped["hierarchy"],
+        "  In-Store Charity:\n  - Charity Donations\n",
+        "  In-Store Charity: []\n",
+    )
+    edit(
+        shipped["segments"],
+        "base_share: 0.25\n    recency_days: [1, 30]",
+        "base_share: 0.5\n    recency_days: [1, 30]",
+    )
+    with pytest.raises(ConfigError) as err:
+        load(shipped)
+    files = {p.file for p in err.value.problems}
+    assert files == {str(shipped["hierarchy"]), str(shipped["segments"])}
+
+
+def test_unknown_excluded_department(shipped):
+    edit(
+        shipped["priors"],
+        "exploration_excludes: [Goods Not For Resale,",
+        "exploration_excludes: [Goods Not For Resal,",
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"population.exploration_excludes\[0\]: unknown department "
+        r"'Goods Not For Resal'; did you mean 'Goods Not For Resale'\?",
+    ):
+        load(shipped)
+
+
+def test_slug_collision_is_rejected(tmp_path):
+    path = tmp_path / "h.yml"
+    path.write_text("departments:\n  Home & Garden: [A]\n  Home and Garden: [B]\n")
+    with pytest.raises(ConfigError, match="column slug 'home_and_garden' collides"):
+        load_hierarchy(path)
+
+
+def test_config_is_frozen():
+    config = load_config()
+    spec = config.personas.personas["teenage_girl"]
+    with pytest.raises(Exception, match="frozen"):
+        spec.weight = 0.5  # type: ignore[misc]
+
+
+def test_config_hash_is_stable_and_sensitive(shipped):
+    a = load(shipped).config_hash()
+    assert a == load(shipped).config_hash()
+    edit(shipped["segments"], "recency_days: [1, 30]", "recency_days: [1, 31]")
+    assert load(shipped).config_hash() != a
