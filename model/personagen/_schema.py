@@ -126,7 +126,10 @@ class PopulationSpec(_Frozen):
 
     weight_concentration: Positive = 200.0
     profile_concentration: Positive = 200.0
+    location_sd: Positive = 0.1
     exploration_excludes: list[str] = Field(default_factory=list)
+    kids_departments: list[str] = Field(default_factory=list)
+    adult_apparel_departments: list[str] = Field(default_factory=list)
     note: str = ""
 
 

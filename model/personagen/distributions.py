@@ -1,0 +1,169 @@
+"""NumPyro distributions with fast samplers and exact log densities.
+
+Each class here keeps the log density of its parent (so inference is exact)
+and replaces only ``sample`` with a loop-free sampler from
+:mod:`personagen._samplers`. Where the sampler approximates the law, the
+docstring says how, and ``tests/test_distributions.py`` measures it.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as dist
+from jax import Array
+from jax.scipy.special import gammaln
+from numpyro.distributions import constraints
+
+from personagen._samplers import log_gamma, systematic_counts
+
+__all__ = [
+    "FastDirichletMultinomial",
+    "FastGamma",
+    "FastMultinomial",
+    "GroupedDirichletMultinomial",
+]
+
+#: Smallest effective concentration used by the count samplers (see
+#: ``FastDirichletMultinomial``): at one unit the law is a single categorical
+#: draw, which a Dirichlet with this concentration reproduces to within 1e-3.
+MIN_EFFECTIVE_CONCENTRATION = 1e-3
+
+
+def effective_concentration(concentration: Array, total: Array) -> Array:
+    """Concentration ``c'`` of the Dirichlet whose scaled draw matches DM(total, c) moments.
+
+    ``total * Dirichlet(c' * p)`` has the mean and covariance of a
+    Dirichlet-multinomial with ``total`` trials and concentration ``c``, ``c * p``,
+    when ``c' = c (total - 1) / (total + c)``.
+    """
+    total = jnp.asarray(total, jnp.float32)
+    c_eff = concentration * (total - 1.0) / (total + concentration)
+    return jnp.maximum(c_eff, MIN_EFFECTIVE_CONCENTRATION)
+
+
+class FastGamma(dist.Gamma):
+    """Gamma with the fixed-budget Marsaglia-Tsang sampler of :func:`log_gamma`."""
+
+    def sample(self, key: Array, sample_shape: tuple[int, ...] = ()) -> Array:  # noqa: D102
+        shape = sample_shape + self.batch_shape
+        alpha = jnp.broadcast_to(self.concentration, shape)
+        return jnp.exp(log_gamma(key, alpha)) / self.rate
+
+
+class FastMultinomial(dist.MultinomialProbs):
+    """Multinomial whose sampler is ``jax.random.multinomial`` (exact, no per-trial padding).
+
+    numpyro's own sampler draws one categorical per trial padded to a static
+    maximum; ``jax.random.multinomial`` needs neither (NUMPYRO_NOTES: 5 s
+    instead of 68 s for the same draws).
+    """
+
+    def sample(self, key: Array, sample_shape: tuple[int, ...] = ()) -> Array:  # noqa: D102
+        shape = sample_shape + self.batch_shape
+        n = jnp.broadcast_to(self.total_count, shape).astype(jnp.float32)
+        p = jnp.broadcast_to(self.probs, shape + self.event_shape)
+        return jax.random.multinomial(key, n, p).astype(jnp.int32)
+
+
+class FastDirichletMultinomial(dist.DirichletMultinomial):
+    """Dirichlet-multinomial with a moment-matched, loop-free sampler.
+
+    ``log_prob`` is numpyro's exact Dirichlet-multinomial density. ``sample``
+    draws ``w ~ Dirichlet(c' p)`` (``c = sum(concentration)``, ``p`` its
+    normalisation, ``c'`` from :func:`effective_concentration`) and splits
+    ``total_count`` by systematic rounding of ``total * w``: the counts are
+    integers summing exactly to ``total_count`` with the mean and, up to the
+    rounding term (at most 1/4 per cell), the covariance of the
+    Dirichlet-multinomial. It costs ``K`` gamma draws and no per-unit work.
+    """
+
+    def sample(self, key: Array, sample_shape: tuple[int, ...] = ()) -> Array:  # noqa: D102
+        shape = sample_shape + self.batch_shape
+        conc = jnp.broadcast_to(self.concentration, shape + self.event_shape)
+        total = jnp.broadcast_to(self.total_count, shape).astype(jnp.int32)
+        c = conc.sum(-1)
+        p = conc / c[..., None]
+        k_gamma, k_offset = jax.random.split(key)
+        alpha = effective_concentration(c, total)[..., None] * p
+        weights = jax.nn.softmax(log_gamma(k_gamma, alpha), axis=-1)
+        offset = jax.random.uniform(k_offset, shape)
+        return systematic_counts(weights, total, offset)
+
+
+def _segment_sum(x: Array, index: np.ndarray, n: int) -> Array:
+    """Sum the last axis of ``x`` into ``n`` groups given by ``index``."""
+    onehot = jnp.asarray(index[:, None] == np.arange(n)[None, :], x.dtype)
+    return x @ onehot
+
+
+class GroupedDirichletMultinomial(dist.Distribution):
+    """Independent Dirichlet-multinomials over groups of one flat vector.
+
+    Class units within each department: ``x[group == d] ~ DM(totals[d],
+    concentration[group == d])``. Sampling is moment-matched as in
+    :class:`FastDirichletMultinomial`, one Dirichlet per group, ``log_prob``
+    exact.
+
+    Parameters
+    ----------
+    concentration : Array, shape (..., C)
+        Positive.
+    totals : Array, shape (..., G)
+        Units per group.
+    group : ndarray of int, shape (C,)
+        Group of each flat element, sorted, each of ``0..G-1`` present.
+    """
+
+    arg_constraints = {"concentration": constraints.positive}
+    support = constraints.independent(constraints.nonnegative_integer, 1)
+    pytree_data_fields = ("concentration", "totals")
+    pytree_aux_fields = ("group",)
+
+    def __init__(
+        self, concentration: Array, totals: Array, group: np.ndarray, *, validate_args=None
+    ):
+        self.group = np.asarray(group)
+        self.n_groups = int(self.group.max()) + 1
+        batch_shape = jnp.broadcast_shapes(jnp.shape(concentration)[:-1], jnp.shape(totals)[:-1])
+        self.concentration = jnp.broadcast_to(concentration, (*batch_shape, self.group.shape[0]))
+        self.totals = jnp.broadcast_to(totals, (*batch_shape, self.n_groups))
+        super().__init__(batch_shape, (self.group.shape[0],), validate_args=validate_args)
+
+    def sample(self, key: Array, sample_shape: tuple[int, ...] = ()) -> Array:  # noqa: D102
+        shape = sample_shape + self.batch_shape
+        conc = jnp.broadcast_to(self.concentration, shape + self.event_shape)
+        totals = jnp.broadcast_to(self.totals, (*shape, self.n_groups)).astype(jnp.int32)
+        group_conc = _segment_sum(conc, self.group, self.n_groups)
+        c_eff = effective_concentration(group_conc, totals)
+        alpha = (c_eff / group_conc)[..., self.group] * conc
+        k_gamma, k_offset = jax.random.split(key)
+        log_w = log_gamma(k_gamma, alpha)
+        # normalise within each group (stable: subtract the group max first)
+        group_max = jax.ops.segment_max(
+            jnp.moveaxis(log_w, -1, 0), self.group, self.n_groups, indices_are_sorted=True
+        )
+        w = jnp.exp(log_w - jnp.moveaxis(group_max, 0, -1)[..., self.group])
+        w = w / _segment_sum(w, self.group, self.n_groups)[..., self.group]
+        cum = jnp.cumsum(w, axis=-1)
+        starts = np.searchsorted(self.group, np.arange(self.n_groups))
+        before = jnp.concatenate([jnp.zeros_like(cum[..., :1]), cum[..., :-1]], axis=-1)
+        within = cum - before[..., starts][..., self.group]
+        is_last = np.append(self.group[1:] != self.group[:-1], True)
+        within = jnp.clip(jnp.where(is_last, 1.0, within), 0.0, 1.0)
+        offset = jax.random.uniform(k_offset, (*shape, self.n_groups))
+        tot = totals.astype(jnp.float32)[..., self.group]
+        edges = jnp.floor(tot * within + offset[..., self.group]).astype(jnp.int32)
+        edges = jnp.minimum(edges, totals[..., self.group])
+        is_first = np.insert(self.group[1:] != self.group[:-1], 0, True)
+        prev = jnp.concatenate([jnp.zeros_like(edges[..., :1]), edges[..., :-1]], axis=-1)
+        return edges - jnp.where(is_first, 0, prev)
+
+    def log_prob(self, value: Array) -> Array:  # noqa: D102
+        conc = self.concentration
+        n = self.totals
+        a = _segment_sum(conc, self.group, self.n_groups)
+        per_class = gammaln(value + conc) - gammaln(conc) - gammaln(value + 1.0)
+        per_group = gammaln(a) - gammaln(n + a) + gammaln(n + 1.0)
+        return per_class.sum(-1) + per_group.sum(-1)
