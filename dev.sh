@@ -25,7 +25,7 @@ cmd=${1:-}
 case "$cmd" in
     sample)
         setup
-        exec .venv/bin/personagen validate "$@"
+        exec .venv/bin/personagen sample --n "${PERSONAGEN_N:-100000}" --out data --overwrite "$@"
         ;;
     test)
         setup

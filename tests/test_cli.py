@@ -75,3 +75,66 @@ def test_hierarchy_parse_bad_line(tmp_path, capsys):
     assert main(["hierarchy", "parse", str(export), "-o", str(tmp_path / "h.yml")]) == 2
     assert "line 2:" in capsys.readouterr().err
     assert not (tmp_path / "h.yml").exists()
+
+
+def test_sample_command_writes_files_and_summary(tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(
+        [
+            "sample",
+            "--n",
+            "300",
+            "--out",
+            str(out),
+            "--format",
+            "csv",
+            "--seed",
+            "4",
+            "--chunk-size",
+            "256",
+            "--quiet",
+            "--locale",
+            "en_IE",
+        ]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "300 customers" in printed and "persona shares:" in printed
+    assert "top departments by value:" in printed and "RFM statistics" in printed
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "customer_sales_data_basic.csv",
+        "customer_sales_data_enriched.csv",
+        "data_dictionary.csv",
+        "metadata.json",
+    ]
+    text = (out / "customer_sales_data_enriched.csv").read_text()
+    assert "Ireland" in text
+
+
+def test_sample_refuses_to_overwrite_then_overwrites(tmp_path, capsys):
+    args = [
+        "sample",
+        "--n",
+        "50",
+        "--out",
+        str(tmp_path),
+        "--basic-only",
+        "--quiet",
+        "--chunk-size",
+        "256",
+    ]
+    assert main(args) == 0
+    before = (tmp_path / "customer_sales_data_basic.parquet").read_bytes()
+    assert main(args) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert main([*args, "--overwrite", "--seed", "9"]) == 0
+    assert (tmp_path / "customer_sales_data_basic.parquet").read_bytes() != before
+
+
+def test_sample_bad_persona_count_exits_2(tmp_path, capsys):
+    code = main(["sample", "--personas", "teenage_gril=5", "--out", str(tmp_path), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "unknown persona; did you mean 'teenage_girl'?" in err
+    assert "Traceback" not in err

@@ -1,6 +1,6 @@
 """Command-line interface: argument parsing only, delegating to the library.
 
-``personagen validate``, ``personagen hierarchy parse``. Bad input
+``personagen validate``, ``personagen sample``, ``personagen hierarchy parse``. Bad input
 (:class:`~personagen.errors.ConfigError`, :class:`~personagen.errors.DataError`)
 prints the problems on stderr and exits with code 2, without a traceback.
 """
@@ -8,6 +8,7 @@ prints the problems on stderr and exits with code 2, without a traceback.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 from collections.abc import Callable
@@ -79,6 +80,53 @@ def _cmd_hierarchy_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from personagen.export import SampleRequest, persona_counts, sample_to_files
+
+    config = _load(args)
+    counts = persona_counts(args.personas, config.persona_names) if args.personas else None
+    if counts is None and args.n is None:
+        raise ConfigError([Problem("--n", "", "give --n N or --personas name=COUNT,...")])
+    request = SampleRequest(
+        out_dir=args.out,
+        n_customers=args.n or 0,
+        seed=args.seed,
+        chunk_size=args.chunk_size,
+        file_format=args.format,
+        locale=args.locale,
+        as_of=args.as_of,
+        basic_only=args.basic_only,
+        draw_population=args.draw_population,
+        persona_counts=counts,
+        overwrite=args.overwrite,
+        command="personagen " + " ".join(sys.argv[1:] if args.argv is None else args.argv),
+    )
+    total = sum(counts.values()) if counts else args.n
+    with tqdm(total=total, unit="customers", disable=args.quiet, file=sys.stderr) as bar:
+        summary = sample_to_files(config, request, progress=bar.update)
+    _out(summary.render())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``personagen`` command."""
     parser = argparse.ArgumentParser(
@@ -91,6 +139,38 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check the configuration files and summarise them")
     _add_config_args(p)
     p.set_defaults(func=_cmd_validate)
+
+    s = sub.add_parser("sample", help="sample synthetic customers to files")
+    s.add_argument("--n", type=_positive_int, help="number of customers")
+    s.add_argument("--out", type=Path, required=True, help="output directory")
+    s.add_argument("--format", choices=("csv", "parquet"), default="parquet")
+    s.add_argument("--seed", type=int, default=0, help="run seed (default 0); recorded in metadata")
+    s.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        default=50_000,
+        help="customers per batch; does not change the data",
+    )
+    _add_config_args(s)
+    s.add_argument("--locale", default="en_US", choices=("en_US", "en_GB", "en_IE"))
+    s.add_argument(
+        "--as-of",
+        type=_date,
+        default=dt.date(2026, 1, 1),
+        help="date the data describes (YYYY-MM-DD, default 2026-01-01)",
+    )
+    s.add_argument("--basic-only", action="store_true", help="write only the basic table")
+    s.add_argument(
+        "--draw-population",
+        action="store_true",
+        help="draw persona weights and profiles from their priors instead of their means",
+    )
+    s.add_argument(
+        "--personas", help="exact persona counts, e.g. teenage_girl=5000,budget_shopper=2000"
+    )
+    s.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=_cmd_sample)
 
     h = sub.add_parser("hierarchy", help="product hierarchy tools")
     hsub = h.add_subparsers(dest="hierarchy_command", required=True, metavar="ACTION")
@@ -117,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",

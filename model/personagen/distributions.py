@@ -116,7 +116,7 @@ class GroupedDirichletMultinomial(dist.Distribution):
         Group of each flat element, sorted, each of ``0..G-1`` present.
     """
 
-    arg_constraints = {"concentration": constraints.positive}
+    arg_constraints = {"concentration": constraints.positive}  # noqa: RUF012 (numpyro API)
     support = constraints.independent(constraints.nonnegative_integer, 1)
     pytree_data_fields = ("concentration", "totals")
     pytree_aux_fields = ("group",)

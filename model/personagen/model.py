@@ -185,7 +185,7 @@ def population_means(priors: PriorArrays) -> dict[str, Array]:
 
 
 def gamma_from_lognormal(loc: Array, scale: Array) -> tuple[Array, Array]:
-    """Return gamma ``(concentration, rate)`` with the mean and variance of LogNormal(loc, scale)."""
+    """Return gamma ``(concentration, rate)`` matching the mean and variance of LogNormal."""
     concentration = 1.0 / jnp.expm1(scale**2)
     mean = jnp.exp(loc + 0.5 * scale**2)
     return concentration, concentration / mean
@@ -326,7 +326,7 @@ def customer_details(
 
 
 def persona_model(priors: PriorArrays, *, n_customers: int) -> None:
-    """The whole generative model for ``n_customers`` customers, for ``Predictive``.
+    """Run the whole generative model for ``n_customers`` customers (for ``Predictive``).
 
     Parameters
     ----------

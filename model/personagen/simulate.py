@@ -14,8 +14,10 @@ so department values sum to the total and class values to their department.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,10 +31,10 @@ from personagen.priors import PriorArrays
 __all__ = [
     "DAYS_PER_MONTH",
     "CustomerChunk",
+    "as_jax_priors",
     "draw_population",
     "iter_customer_chunks",
     "mean_population",
-    "as_jax_priors",
     "run_keys",
 ]
 
@@ -69,14 +71,14 @@ def run_keys(seed: int) -> tuple[Array, Array]:
 
 
 def mean_population(priors: PriorArrays) -> Population:
-    """Population parameters fixed at their prior means (the YAML values)."""
+    """Return the population parameters fixed at their prior means (the YAML values)."""
     return _trace_population(
         priors, handlers.substitute(_population_model, data=population_means(priors)), None
     )
 
 
 def draw_population(priors: PriorArrays, *, key: Array) -> Population:
-    """Population parameters drawn from their priors."""
+    """Draw the population parameters from their priors."""
     return _trace_population(priors, _population_model, key)
 
 
@@ -157,14 +159,22 @@ def as_jax_priors(priors: PriorArrays) -> PriorArrays:
     )
 
 
-_SAMPLERS: dict[tuple, tuple[PriorArrays, object]] = {}
+_SAMPLERS: dict[tuple, object] = {}
+
+
+def _fingerprint(priors: PriorArrays) -> str:
+    digest = hashlib.sha256()
+    for value in priors:
+        arr = np.ascontiguousarray(np.asarray(value))
+        digest.update(str(arr.dtype).encode() + str(arr.shape).encode() + arr.tobytes())
+    return digest.hexdigest()
 
 
 def _chunk_sampler(priors: PriorArrays, n: int, enriched: bool, conditioned: bool):
-    """Return the jitted sampler of one chunk shape, compiled once per priors object."""
-    cache_key = (id(priors), n, enriched, conditioned)
-    if cache_key in _SAMPLERS and _SAMPLERS[cache_key][0] is priors:
-        return _SAMPLERS[cache_key][1]
+    """Return the jitted sampler of one chunk shape, compiled once per prior values."""
+    cache_key = (_fingerprint(priors), n, enriched, conditioned)
+    if cache_key in _SAMPLERS:
+        return _SAMPLERS[cache_key]
     pj = as_jax_priors(priors)
 
     def sample(pop, customer_key, start, personas):
@@ -183,7 +193,7 @@ def _chunk_sampler(priors: PriorArrays, n: int, enriched: bool, conditioned: boo
     fn = jax.jit(sample)
     if len(_SAMPLERS) > 16:
         _SAMPLERS.clear()
-    _SAMPLERS[cache_key] = (priors, fn)
+    _SAMPLERS[cache_key] = fn
     return fn
 
 

@@ -1,0 +1,97 @@
+"""Fast samplers and distributions against exact laws."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as dist
+import pytest
+import scipy.stats as ss
+
+from personagen._samplers import log_gamma, systematic_counts
+from personagen.distributions import (
+    FastDirichletMultinomial,
+    GroupedDirichletMultinomial,
+    effective_concentration,
+)
+
+# Kolmogorov-Smirnov: with N draws the 0.1% critical value of the statistic is
+# 1.95 / sqrt(N); an exact sampler exceeds it once in a thousand runs.
+N_KS = 200_000
+KS_CRITICAL = 1.95 / np.sqrt(N_KS)
+
+
+@pytest.mark.parametrize("alpha", [0.02, 0.3, 1.0, 2.5, 40.0])
+def test_log_gamma_matches_gamma_law(alpha):
+    x = np.exp(np.asarray(log_gamma(jax.random.key(3), jnp.full((N_KS,), alpha)), np.float64))
+    assert np.all(np.isfinite(np.log(x[x > 0])))
+    assert ss.kstest(x, ss.gamma(alpha).cdf).statistic < KS_CRITICAL
+
+
+def test_systematic_counts_sum_exactly_and_are_unbiased():
+    rng = np.random.default_rng(0)
+    fractions = rng.dirichlet(np.ones(7), size=50_000).astype(np.float32)
+    total = rng.integers(0, 500, size=50_000)
+    offset = rng.random(50_000).astype(np.float32)
+    counts = np.asarray(
+        systematic_counts(jnp.asarray(fractions), jnp.asarray(total), jnp.asarray(offset))
+    )
+    assert np.array_equal(counts.sum(-1), total)
+    assert counts.min() >= 0
+    # each count = total * fraction + (rounding error in (-1, 1))
+    assert np.all(np.abs(counts - total[:, None] * fractions) < 1 + 1e-3 * total[:, None])
+
+
+# Dirichlet-multinomial moments: N_DM draws; the sample mean of a count has
+# standard error sd / sqrt(N_DM); the sample variance has standard error about
+# var * sqrt(2 / N_DM) (near-normal counts). Tolerances: 4 standard errors, plus
+# the rounding variance of systematic sampling (at most 1/4 per cell).
+N_DM = 40_000
+
+
+@pytest.mark.parametrize("total", [1, 7, 150])
+def test_fast_dirichlet_multinomial_moments(total):
+    p = np.array([0.5, 0.3, 0.15, 0.05])
+    c = 50.0
+    d = FastDirichletMultinomial(jnp.asarray(c * p), total_count=total)
+    x = np.asarray(d.sample(jax.random.key(1), (N_DM,)))
+    assert np.array_equal(x.sum(-1), np.full(N_DM, total))
+    var = total * p * (1 - p) * (total + c) / (1 + c)
+    assert np.all(np.abs(x.mean(0) - total * p) < 4 * np.sqrt(var / N_DM))
+    assert np.all(np.abs(x.var(0) - var) < 4 * var * np.sqrt(2 / N_DM) + 0.25)
+
+
+def test_effective_concentration_limits():
+    assert float(effective_concentration(jnp.float32(50.0), jnp.int32(1))) == pytest.approx(1e-3)
+    assert float(effective_concentration(jnp.float32(50.0), jnp.int32(10_000))) == pytest.approx(
+        50 * 9999 / 10050, rel=1e-5
+    )
+
+
+def test_grouped_log_prob_equals_product_of_group_densities():
+    group = np.array([0, 0, 0, 1, 1, 2])
+    conc = jnp.array([1.0, 2.0, 0.5, 3.0, 1.5, 2.0])
+    totals = jnp.array([4, 3, 2])
+    value = jnp.array([1, 3, 0, 2, 1, 2])
+    got = GroupedDirichletMultinomial(conc, totals, group).log_prob(value)
+    want = sum(
+        dist.DirichletMultinomial(conc[group == g], total_count=totals[g]).log_prob(
+            value[group == g]
+        )
+        for g in range(3)
+    )
+    assert float(got) == pytest.approx(float(want), abs=1e-5)
+
+
+def test_grouped_sample_respects_group_totals():
+    group = np.repeat(np.arange(3), [4, 1, 6])
+    conc = jnp.full((11,), 2.0)
+    totals = jnp.array([[5, 0, 9], [0, 3, 1]])
+    x = np.asarray(
+        GroupedDirichletMultinomial(conc, totals, group).sample(jax.random.key(0), (200,))
+    )
+    assert x.shape == (200, 2, 11)
+    sums = np.stack([x[..., group == g].sum(-1) for g in range(3)], -1)
+    assert np.array_equal(sums, np.broadcast_to(np.asarray(totals), sums.shape))
+    assert x.min() >= 0

@@ -1,0 +1,256 @@
+"""Forward sampling and the written data sets: invariants, statistics, reproducibility."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from personagen import ConfigError, load_config
+from personagen.export import SampleRequest, sample_to_files
+from personagen.priors import build_prior_arrays
+from personagen.profiles import _locale_data
+from personagen.simulate import iter_customer_chunks, mean_population, run_keys
+
+AS_OF = dt.date(2026, 1, 1)
+# Statistical tests use N_STAT customers; every tolerance is 4 standard errors
+# (two-sided false-alarm rate about 6e-5 per comparison).
+N_STAT = 10_000
+SE_TOLERANCE = 4.0
+
+
+@pytest.fixture(scope="module")
+def config():
+    return load_config()
+
+
+@pytest.fixture(scope="module")
+def run(config, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    request = SampleRequest(out_dir=out, n_customers=N_STAT, seed=11, chunk_size=4096, as_of=AS_OF)
+    summary = sample_to_files(config, request)
+    basic = pd.read_parquet(out / "customer_sales_data_basic.parquet")
+    enriched = pd.read_parquet(out / "customer_sales_data_enriched.parquet")
+    return out, summary, basic, enriched
+
+
+def cents(x):
+    return np.round(np.asarray(x, dtype=np.float64) * 100).astype(np.int64)
+
+
+def cols(df, prefix):
+    return [c for c in df.columns if c.startswith(prefix)]
+
+
+def test_table_shapes_and_files(run, config):
+    out, _, basic, enriched = run
+    assert basic.shape == (N_STAT, 52)
+    assert enriched.shape == (N_STAT, 52 + 3 + 9 + 2 * 394 + 7)
+    assert len(set(enriched.columns)) == enriched.shape[1]
+    dictionary = pd.read_csv(out / "data_dictionary.csv")
+    assert list(dictionary["column"]) == list(enriched.columns)
+    assert set(dictionary.columns) == {"column", "meaning", "unit", "dtype", "table"}
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["seed"] == 11 and meta["rows"] == N_STAT
+    assert meta["config_hash"] == config.config_hash()
+    assert meta["personagen_version"] and meta["jax_version"] == "0.10.2"
+
+
+def test_basic_is_enriched_restricted(run):
+    _, _, basic, enriched = run
+    pd.testing.assert_frame_equal(basic, enriched[basic.columns])
+
+
+def test_exact_invariants(run, config):
+    _, _, basic, enriched = run
+    h = config.hierarchy
+    total = cents(basic["total_revenue"])
+    dept_value = cents(basic[cols(basic, "dept_total_value_")])
+    dept_units = basic[cols(basic, "dept_total_units_")].to_numpy()
+    assert np.array_equal(dept_value.sum(1), total)
+    class_value = cents(enriched[cols(enriched, "class_total_value_")])
+    class_units = enriched[cols(enriched, "class_total_units_")].to_numpy()
+    for d in range(h.n_departments):
+        lo, hi = h.department_offsets[d], h.department_offsets[d + 1]
+        assert np.array_equal(class_value[:, lo:hi].sum(1), dept_value[:, d])
+        assert np.array_equal(class_units[:, lo:hi].sum(1), dept_units[:, d])
+    n = basic["total_purchases"].to_numpy()
+    assert np.all(n >= 1) and np.all(dept_units.sum(1) >= n)
+    assert np.all(np.abs(cents(basic["avg_order_value"]) - total / n) <= 0.5)
+    kids = [h.department_index[d] for d in config.personas.population.kids_departments]
+    adult = [h.department_index[d] for d in config.personas.population.adult_apparel_departments]
+    assert np.array_equal(
+        enriched[["count_Baby", "count_Child"]].sum(axis=1), dept_units[:, kids].sum(1)
+    )
+    sizes = enriched[[f"count_size_{s}" for s in ("XS", "S", "M", "L", "XL")]].sum(axis=1)
+    assert np.array_equal(sizes, dept_units[:, adult].sum(1))
+    lifetime_days = np.round(basic["customer_lifetime_months"] * 30.4375)
+    assert np.all(basic["recency_days"] >= 0)
+    assert np.all(basic["recency_days"] <= lifetime_days)
+    signup = pd.to_datetime(basic["signup_date"])
+    days = (pd.Timestamp(AS_OF) - signup).dt.days
+    assert np.all(
+        np.abs(days - basic["customer_lifetime_months"] * 30.4375) <= 0.005 * 30.4375 + 1e-9
+    )
+    assert np.all((basic["return_rate"] >= 0) & (basic["return_rate"] <= 1))
+
+
+def test_persona_shares_within_four_standard_errors(run, config):
+    _, _, _, enriched = run
+    for name, spec in config.personas.personas.items():
+        w = spec.weight
+        share = (enriched["persona_type"] == name).mean()
+        assert abs(share - w) < SE_TOLERANCE * np.sqrt(w * (1 - w) / N_STAT), name
+
+
+def test_department_shares_per_persona_match_priors(run, config):
+    _, _, basic, enriched = run
+    priors = build_prior_arrays(config)
+    value = basic[cols(basic, "dept_total_value_")].to_numpy()
+    shares = value / value.sum(1, keepdims=True)
+    for p, name in enumerate(config.persona_names):
+        rows = shares[enriched["persona_type"].to_numpy() == name]
+        se = rows.std(0, ddof=1) / np.sqrt(len(rows)) + 1e-4  # 1e-4: cent rounding of shares
+        assert np.all(np.abs(rows.mean(0) - priors.department_probs[p]) < SE_TOLERANCE * se), name
+
+
+def test_order_values_follow_the_lognormal_ranges(run, config):
+    _, _, basic, enriched = run
+    priors = build_prior_arrays(config)
+    n = basic["total_purchases"].to_numpy()
+    log_aov = np.log(basic["total_revenue"].to_numpy() / n)
+    for p, name in enumerate(config.persona_names):
+        mask = enriched["persona_type"].to_numpy() == name
+        s_o = priors.log_order_value_sd_order[p]
+        b2 = np.log1p(np.expm1(s_o**2) / n[mask])
+        expected = priors.log_order_value_loc[p] + s_o**2 / 2 - b2.mean() / 2
+        se = log_aov[mask].std(ddof=1) / np.sqrt(mask.sum())
+        assert abs(log_aov[mask].mean() - expected) < SE_TOLERANCE * se, name
+        sd_expected = np.sqrt(priors.log_order_value_sd_customer[p] ** 2 + b2.mean())
+        assert log_aov[mask].std() == pytest.approx(sd_expected, rel=0.1), name
+
+
+def test_class_preference_share_is_visible(run, config):
+    _, _, _, enriched = run
+    h = config.hierarchy
+    spec = config.personas.personas["teenage_girl"]
+    preferred = spec.class_preferences["Ladies Clothing"]
+    mask = enriched["persona_type"].to_numpy() == "teenage_girl"
+    units = enriched.loc[mask, cols(enriched, "class_total_units_")].to_numpy()
+    lo, hi = (
+        h.department_offsets[h.department_index["Ladies Clothing"]],
+        h.department_offsets[h.department_index["Ladies Clothing"] + 1],
+    )
+    idx = [h.flat_index("Ladies Clothing", c) for c in preferred]
+    dept_total = units[:, lo:hi].sum(1)
+    keep = dept_total > 0
+    share = units[keep][:, idx].sum(1) / dept_total[keep]
+    expected = 0.8 + 0.2 * len(idx) / (hi - lo)
+    se = share.std(ddof=1) / np.sqrt(keep.sum())
+    assert abs(share.mean() - expected) < SE_TOLERANCE * se
+
+
+def test_profiles_are_consistent(run, config):
+    _, _, _, e = run
+    assert e["email"].is_unique
+    data = _locale_data("en_US")
+    female = set(data.first_female.to_pylist())
+    male = set(data.first_male.to_pylist())
+    assert e.loc[e["gender"] == "female", "first_name"].isin(female).all()
+    assert e.loc[e["gender"] == "male", "first_name"].isin(male).all()
+    for name, spec in config.personas.personas.items():
+        ages = e.loc[e["persona_type"] == name, "age"]
+        lo, hi = spec.demographics.age_range
+        assert ages.between(lo, hi).all(), name
+    ranges = dict(
+        zip(data.regions.to_pylist(), zip(data.zip_lo, data.zip_hi, strict=True), strict=True)
+    )
+    zips = e["zip_code"].astype(int)
+    lo = e["state"].map(lambda s: ranges[s][0])
+    hi = e["state"].map(lambda s: ranges[s][1])
+    assert ((zips >= lo) & (zips <= hi)).all()
+    assert (e["zip_code"].str.len() == 5).all()
+    city_per_zip = e.groupby("zip_code")["city"].nunique()
+    assert (city_per_zip == 1).all()
+
+
+def test_chunk_size_does_not_change_customers(config):
+    priors = build_prior_arrays(config)
+    pop = mean_population(priors)
+    _, key = run_keys(5)
+    n = 5_000
+
+    def draw(chunk_size):
+        chunks = list(
+            iter_customer_chunks(
+                pop, priors, key=key, n_customers=n, chunk_size=chunk_size, enriched=True
+            )
+        )
+        return {k: np.concatenate([c.core[k] for c in chunks]) for k in chunks[0].core} | {
+            k: np.concatenate([c.details[k] for c in chunks]) for k in chunks[0].details
+        }
+
+    a, b, c = draw(1_000), draw(4_096), draw(n)
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+        assert np.array_equal(a[k], c[k]), k
+
+
+def test_same_seed_same_bytes_and_other_seed_differs(config, tmp_path):
+    def write(seed, fmt, name):
+        req = SampleRequest(
+            out_dir=tmp_path / name,
+            n_customers=1_500,
+            seed=seed,
+            chunk_size=1_000,
+            file_format=fmt,
+            basic_only=True,
+        )
+        sample_to_files(config, req)
+        ext = "csv" if fmt == "csv" else "parquet"
+        return (tmp_path / name / f"customer_sales_data_basic.{ext}").read_bytes()
+
+    assert write(1, "csv", "a") == write(1, "csv", "b")
+    assert write(1, "parquet", "c") == write(1, "parquet", "d")
+    assert write(1, "csv", "e") != write(2, "csv", "f")
+
+
+def test_conditional_generation_gives_exact_counts(config, tmp_path):
+    req = SampleRequest(
+        out_dir=tmp_path,
+        n_customers=0,
+        seed=3,
+        chunk_size=1_000,
+        persona_counts={"teenage_girl": 700, "budget_shopper": 300},
+    )
+    sample_to_files(config, req)
+    e = pd.read_parquet(tmp_path / "customer_sales_data_enriched.parquet")
+    assert e["persona_type"].value_counts().to_dict() == {
+        "teenage_girl": 700,
+        "budget_shopper": 300,
+    }
+
+
+def test_existing_output_is_not_overwritten(config, tmp_path):
+    target = tmp_path / "customer_sales_data_basic.parquet"
+    target.write_text("precious")
+    req = SampleRequest(out_dir=tmp_path, n_customers=10, seed=0, basic_only=True)
+    with pytest.raises(ConfigError, match="output exists; pass --overwrite"):
+        sample_to_files(config, req)
+    assert target.read_text() == "precious"
+
+
+def test_failed_run_leaves_no_complete_looking_file(config, tmp_path):
+    req = SampleRequest(
+        out_dir=tmp_path, n_customers=3_000, seed=0, chunk_size=1_000, basic_only=True
+    )
+
+    def boom(_n):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sample_to_files(config, req, progress=boom)
+    assert list(tmp_path.iterdir()) == []
