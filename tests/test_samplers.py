@@ -9,7 +9,7 @@ import numpyro.distributions as dist
 import pytest
 import scipy.stats as ss
 
-from personagen._samplers import log_gamma, systematic_counts
+from personagen._samplers import hash_normal, hash_uniform, log_gamma, poisson, systematic_counts
 from personagen.distributions import (
     FastDirichletMultinomial,
     GroupedDirichletMultinomial,
@@ -95,3 +95,57 @@ def test_grouped_sample_respects_group_totals():
     sums = np.stack([x[..., group == g].sum(-1) for g in range(3)], -1)
     assert np.array_equal(sums, np.broadcast_to(np.asarray(totals), sums.shape))
     assert x.min() >= 0
+
+
+# Hash-based uniforms: N_U draws in B bins; the chi-square statistic has B - 1
+# degrees of freedom and exceeds its 0.1% quantile once in a thousand runs.
+N_U = 1_000_000
+BINS = 256
+
+
+def _chi2_ok(counts, expected):
+    stat = ((counts - expected) ** 2 / expected).sum()
+    return stat < ss.chi2(len(counts) - 1).ppf(0.999)
+
+
+def test_hash_uniform_is_uniform_in_one_stream():
+    u = np.asarray(hash_uniform(jax.random.key(7), (N_U,)), np.float64)
+    assert u.min() > 0 and u.max() < 1
+    assert _chi2_ok(np.bincount((u * BINS).astype(int), minlength=BINS), N_U / BINS)
+
+
+def test_hash_uniform_consecutive_pairs_are_independent():
+    u = np.asarray(hash_uniform(jax.random.key(8), (N_U,)), np.float64)
+    a = (u[:-1:2] * 16).astype(int)
+    b = (u[1::2] * 16).astype(int)
+    counts = np.bincount(a * 16 + b, minlength=256)
+    assert _chi2_ok(counts, len(a) / 256)
+
+
+def test_hash_uniform_streams_of_neighbouring_customers_are_independent():
+    # customers 0..N-1 of one run: draw j of customer i vs draw j of customer i + 1
+    root = jax.random.key(0)
+    keys = jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.arange(20_000))
+    u = np.asarray(jax.vmap(lambda k: hash_uniform(k, (16,)))(keys), np.float64)
+    r = np.corrcoef(u[:-1].ravel(), u[1:].ravel())[0, 1]
+    # correlation of n independent pairs has sd 1/sqrt(n); 4 sd tolerance
+    assert abs(r) < 4 / np.sqrt(u[:-1].size)
+    first = (u[:, 0] * BINS).astype(int)
+    assert _chi2_ok(np.bincount(first, minlength=BINS), len(first) / BINS)
+
+
+def test_hash_normal_matches_normal_law():
+    z = np.asarray(hash_normal(jax.random.key(9), (N_KS,)), np.float64)
+    assert ss.kstest(z, "norm").statistic < KS_CRITICAL
+
+
+@pytest.mark.parametrize("lam", [0.05, 1.0, 9.9, 10.0, 25.0, 300.0, 3000.0])
+def test_poisson_matches_poisson_law(lam):
+    x = np.asarray(poisson(jax.random.key(2), jnp.full((N_KS,), lam)))
+    support = np.arange(x.max() + 1)
+    expected = ss.poisson(lam).pmf(support) * N_KS
+    observed = np.bincount(x, minlength=len(support))
+    keep = expected >= 50  # chi-square needs expected counts of 50 or more per cell
+    stat = ((observed[keep] - expected[keep]) ** 2 / expected[keep]).sum()
+    assert stat < ss.chi2(max(keep.sum() - 1, 1)).ppf(0.999)
+    assert abs(x.mean() - lam) < 4 * np.sqrt(lam / N_KS)

@@ -16,12 +16,13 @@ from jax import Array
 from jax.scipy.special import gammaln
 from numpyro.distributions import constraints
 
-from personagen._samplers import log_gamma, systematic_counts
+from personagen._samplers import hash_uniform, log_gamma, poisson, systematic_counts
 
 __all__ = [
     "FastDirichletMultinomial",
     "FastGamma",
     "FastMultinomial",
+    "FastPoisson",
     "GroupedDirichletMultinomial",
 ]
 
@@ -50,6 +51,14 @@ class FastGamma(dist.Gamma):
         shape = sample_shape + self.batch_shape
         alpha = jnp.broadcast_to(self.concentration, shape)
         return jnp.exp(log_gamma(key, alpha)) / self.rate
+
+
+class FastPoisson(dist.Poisson):
+    """Poisson with the fixed-work sampler of :func:`personagen._samplers.poisson`."""
+
+    def sample(self, key: Array, sample_shape: tuple[int, ...] = ()) -> Array:  # noqa: D102
+        shape = sample_shape + self.batch_shape
+        return poisson(key, jnp.broadcast_to(self.rate, shape))
 
 
 class FastMultinomial(dist.MultinomialProbs):
@@ -88,7 +97,7 @@ class FastDirichletMultinomial(dist.DirichletMultinomial):
         k_gamma, k_offset = jax.random.split(key)
         alpha = effective_concentration(c, total)[..., None] * p
         weights = jax.nn.softmax(log_gamma(k_gamma, alpha), axis=-1)
-        offset = jax.random.uniform(k_offset, shape)
+        offset = hash_uniform(k_offset, shape)
         return systematic_counts(weights, total, offset)
 
 
@@ -152,7 +161,7 @@ class GroupedDirichletMultinomial(dist.Distribution):
         within = cum - before[..., starts][..., self.group]
         is_last = np.append(self.group[1:] != self.group[:-1], True)
         within = jnp.clip(jnp.where(is_last, 1.0, within), 0.0, 1.0)
-        offset = jax.random.uniform(k_offset, (*shape, self.n_groups))
+        offset = hash_uniform(k_offset, (*shape, self.n_groups))
         tot = totals.astype(jnp.float32)[..., self.group]
         edges = jnp.floor(tot * within + offset[..., self.group]).astype(jnp.int32)
         edges = jnp.minimum(edges, totals[..., self.group])

@@ -78,6 +78,7 @@ from personagen.distributions import (
     FastDirichletMultinomial,
     FastGamma,
     FastMultinomial,
+    FastPoisson,
     GroupedDirichletMultinomial,
 )
 from personagen.priors import SIZE_KIND_ADULT, SIZE_KIND_KIDS, PriorArrays
@@ -227,7 +228,7 @@ def customer_core(pop: Population, priors: PriorArrays) -> dict[str, Array]:
     rate_loc = pop.purchase_rate_loc[z] + priors.log_multiplier_loc[s]
     rate_sd = jnp.sqrt(priors.log_rate_sd[z] ** 2 + priors.log_multiplier_sd[s] ** 2)
     rate = numpyro.sample("purchase_rate", FastGamma(*gamma_from_lognormal(rate_loc, rate_sd)))
-    extra_orders = numpyro.sample("extra_orders", dist.Poisson(rate * lifetime))
+    extra_orders = numpyro.sample("extra_orders", FastPoisson(rate * lifetime))
     n_orders = 1 + extra_orders.astype(jnp.int32)
     extra_rate = numpyro.sample(
         "extra_units_rate",
@@ -235,7 +236,7 @@ def customer_core(pop: Population, priors: PriorArrays) -> dict[str, Array]:
             *gamma_from_lognormal(priors.log_extra_units_loc[z], priors.log_extra_units_sd[z])
         ),
     )
-    extra_units = numpyro.sample("extra_units", dist.Poisson(n_orders * extra_rate))
+    extra_units = numpyro.sample("extra_units", FastPoisson(n_orders * extra_rate))
     units = n_orders + extra_units.astype(jnp.int32)
     value_loc = numpyro.sample(
         "order_value_customer",

@@ -201,6 +201,12 @@ def customer_ids(index: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise("C", digits, "")
 
 
+def _matrix_columns(matrix: np.ndarray) -> list[pa.Array]:
+    """Split an (n, k) matrix into k Arrow columns (no copy if it is column-major)."""
+    by_column = np.ascontiguousarray(matrix.T)
+    return [pa.array(row) for row in by_column]
+
+
 def _dollars(cents: np.ndarray) -> np.ndarray:
     return np.asarray(cents, dtype=np.float64) / 100.0
 
@@ -229,10 +235,8 @@ def basic_batch(
         segments,
         pa.array(signup, pa.date32()),
     ]
-    dept_cents = c["department_cents"]
-    dept_units = c["department_units"]
-    columns += [pa.array(_dollars(dept_cents[:, d])) for d in range(dept_cents.shape[1])]
-    columns += [pa.array(dept_units[:, d], pa.int32()) for d in range(dept_units.shape[1])]
+    columns += _matrix_columns(_dollars(c["department_cents"]))
+    columns += _matrix_columns(c["department_units"].astype(np.int32))
     return pa.RecordBatch.from_arrays(columns, schema=layout.basic_schema)
 
 
@@ -254,11 +258,8 @@ def enriched_batch(
         gender,
         *(profile[name] for name in PROFILE_COLUMNS),
     ]
-    class_cents = d["class_cents"]
-    class_units = d["class_units"]
-    columns += [pa.array(_dollars(class_cents[:, k])) for k in range(class_cents.shape[1])]
-    columns += [pa.array(class_units[:, k], pa.int32()) for k in range(class_units.shape[1])]
+    columns += _matrix_columns(_dollars(d["class_cents"]))
+    columns += _matrix_columns(d["class_units"].astype(np.int32))
     columns += [pa.array(d["baby_units"], pa.int32()), pa.array(d["child_units"], pa.int32())]
-    sizes = d["adult_size_units"]
-    columns += [pa.array(sizes[:, k], pa.int32()) for k in range(sizes.shape[1])]
+    columns += _matrix_columns(d["adult_size_units"].astype(np.int32))
     return pa.RecordBatch.from_arrays(columns, schema=layout.enriched_schema)
