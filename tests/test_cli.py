@@ -138,3 +138,90 @@ def test_sample_bad_persona_count_exits_2(tmp_path, capsys):
     assert code == 2
     assert "unknown persona; did you mean 'teenage_girl'?" in err
     assert "Traceback" not in err
+
+
+def test_fit_and_assign(tmp_path, capsys):
+    data = tmp_path / "data"
+    assert (
+        main(
+            [
+                "sample",
+                "--n",
+                "400",
+                "--out",
+                str(data),
+                "--basic-only",
+                "--quiet",
+                "--chunk-size",
+                "512",
+            ]
+        )
+        == 0
+    )
+    table = data / "customer_sales_data_basic.parquet"
+    fit_dir = tmp_path / "fit"
+    assert (
+        main(
+            [
+                "fit",
+                str(table),
+                "--out",
+                str(fit_dir),
+                "--quiet",
+                "--num-warmup",
+                "200",
+                "--num-samples",
+                "200",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "persona weights (mean, 90% interval)" in out
+    import arviz as az
+    import pandas as pd
+
+    idata = az.from_netcdf(str(fit_dir / "posterior.nc"))
+    assert idata.attrs["seed"] == 3 and idata.attrs["mode"] == "weights"
+    assert "teenage_girl" in idata.attrs["config"]
+    assert idata.log_likelihood["customer_log_lik"].shape == (2, 200, 400)
+    summary = pd.read_csv(fit_dir / "summary.csv")
+    assert {"mean", "sd", "hdi_5%", "hdi_95%", "r_hat", "ess_bulk"} <= set(summary.columns)
+    members = pd.read_csv(fit_dir / "memberships.csv")
+    assert len(members) == 400 and members["customer_id"].is_unique
+    assigned = tmp_path / "assigned.csv"
+    assert (
+        main(
+            [
+                "assign",
+                str(table),
+                "--posterior",
+                str(fit_dir / "posterior.nc"),
+                "--out",
+                str(assigned),
+            ]
+        )
+        == 0
+    )
+    again = pd.read_csv(assigned)
+    assert list(again.columns) == list(members.columns)
+    assert (
+        main(
+            [
+                "assign",
+                str(table),
+                "--posterior",
+                str(fit_dir / "posterior.nc"),
+                "--out",
+                str(assigned),
+                "--priors",
+                str(ROOT / "priors/legacy.yml"),
+                "--hierarchy",
+                str(ROOT / "priors/legacy_hierarchy.yml"),
+            ]
+        )
+        == 2
+    )
+    assert "fitted with another configuration" in capsys.readouterr().err

@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from personagen import __version__
-from personagen._io import check_writable, write_text_atomic
+from personagen._io import atomic_path, check_writable, write_text_atomic
 from personagen.config import PersonagenConfig, load_config
 from personagen.errors import ConfigError, DataError, Problem
 from personagen.hierarchy import build_hierarchy, dump_hierarchy_yaml, parse_hierarchy_text
@@ -127,6 +130,81 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_fit(args: argparse.Namespace) -> int:
+    import jax
+
+    from personagen.infer import fit_persona_weights
+    from personagen.ingest import observations_from_table, read_customer_table
+    from personagen.posterior import check_diagnostics, to_inference_data, write_fit_outputs
+    from personagen.priors import build_prior_arrays
+
+    config = _load(args)
+    table = read_customer_table(args.data)
+    obs = observations_from_table(table, config.hierarchy, source=str(args.data))
+    log.info("fitting %s customers (mode %s, method %s)", len(table), args.mode, args.method)
+    fit = fit_persona_weights(
+        build_prior_arrays(config),
+        obs,
+        key=jax.random.key(args.seed),
+        method=args.method,
+        num_warmup=args.num_warmup,
+        num_samples=args.num_samples,
+        num_chains=args.chains,
+        progress_bar=not args.quiet,
+    )
+    idata = to_inference_data(fit, obs, config, seed=args.seed, mode=args.mode)
+    paths = write_fit_outputs(
+        args.out,
+        idata,
+        fit,
+        table["customer_id"].astype(str).tolist(),
+        config.persona_names,
+        overwrite=args.overwrite,
+    )
+    for warning in check_diagnostics(idata):
+        log.warning(warning)
+    weights = fit.weights.reshape(-1, fit.weights.shape[-1])
+    lo, hi = np.quantile(weights, [0.05, 0.95], axis=0)
+    _out(f"{len(table):,} customers, method {fit.method}; persona weights (mean, 90% interval):")
+    for name, m, a, b in zip(config.persona_names, weights.mean(0), lo, hi, strict=True):
+        _out(f"  {name:<24} {m:.3f}  [{a:.3f}, {b:.3f}]")
+    _out(f"files: {paths.posterior}, {paths.summary}, {paths.memberships}")
+    return 0
+
+
+def _cmd_assign(args: argparse.Namespace) -> int:
+    from personagen.infer import membership_probabilities, persona_log_likelihood
+    from personagen.ingest import observations_from_table, read_customer_table
+    from personagen.posterior import memberships_table, read_posterior
+    from personagen.priors import build_prior_arrays
+
+    config = _load(args)
+    idata = read_posterior(args.posterior)
+    if idata.attrs.get("config_hash") != config.config_hash():
+        raise ConfigError(
+            [
+                Problem(
+                    str(args.posterior),
+                    "attrs.config_hash",
+                    "the posterior was fitted with another configuration; pass the "
+                    "same --priors/--hierarchy/--segments",
+                )
+            ]
+        )
+    table = read_customer_table(args.data)
+    obs = observations_from_table(table, config.hierarchy, source=str(args.data))
+    ll = persona_log_likelihood(build_prior_arrays(config), obs)
+    draws = idata.posterior["persona_weights"].values.reshape(-1, len(config.persona_names))
+    probs = membership_probabilities(ll, draws[:: max(1, draws.shape[0] // 200)])
+    check_writable([args.out], overwrite=args.overwrite)
+    with atomic_path(args.out) as tmp:
+        memberships_table(
+            table["customer_id"].astype(str).tolist(), np.asarray(probs), config.persona_names
+        ).to_csv(tmp, index=False)
+    _out(f"{len(table):,} customers assigned -> {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``personagen`` command."""
     parser = argparse.ArgumentParser(
@@ -172,6 +250,33 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_sample)
 
+    f = sub.add_parser("fit", help="fit persona weights to a customer table")
+    f.add_argument("data", type=Path, help="customer table in the basic schema (CSV or Parquet)")
+    f.add_argument("--out", type=Path, required=True, help="output directory")
+    f.add_argument(
+        "--mode",
+        choices=("weights",),
+        default="weights",
+        help="weights: persona weights with profiles fixed at their prior means",
+    )
+    f.add_argument("--method", choices=("auto", "nuts", "svi"), default="auto")
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--num-warmup", type=_positive_int, default=500)
+    f.add_argument("--num-samples", type=_positive_int, default=500)
+    f.add_argument("--chains", type=_positive_int, default=2)
+    _add_config_args(f)
+    f.add_argument("--overwrite", action="store_true")
+    f.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    f.set_defaults(func=_cmd_fit)
+
+    a = sub.add_parser("assign", help="persona probabilities of customers under a fitted posterior")
+    a.add_argument("data", type=Path, help="customer table in the basic schema")
+    a.add_argument("--posterior", type=Path, required=True, help="posterior.nc from personagen fit")
+    a.add_argument("--out", type=Path, required=True, help="memberships CSV to write")
+    _add_config_args(a)
+    a.add_argument("--overwrite", action="store_true")
+    a.set_defaults(func=_cmd_assign)
+
     h = sub.add_parser("hierarchy", help="product hierarchy tools")
     hsub = h.add_subparsers(dest="hierarchy_command", required=True, metavar="ACTION")
     hp = hsub.add_parser("parse", help="pipe-delimited text export -> hierarchy YAML")
@@ -198,6 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = argv
+    if "jax" not in sys.modules:  # one XLA CPU device per core, for parallel NUTS chains
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_force_host_platform_device_count" not in flags:
+            count = max(1, min(os.cpu_count() or 1, 8))
+            os.environ["XLA_FLAGS"] = (
+                f"{flags} --xla_force_host_platform_device_count={count}".strip()
+            )
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",

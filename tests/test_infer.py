@@ -1,0 +1,122 @@
+"""Inference: exact marginalisation, recovery of known weights, SVI vs NUTS, memberships."""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as dist
+import pytest
+import scipy.integrate as si
+import scipy.stats as ss
+from numpyro.infer.util import log_density
+
+from personagen import load_config
+from personagen.infer import (
+    fit_persona_weights,
+    membership_probabilities,
+    persona_log_likelihood,
+    weights_model,
+)
+from personagen.ingest import observations_from_chunks
+from personagen.model import gamma_from_lognormal
+from personagen.priors import build_prior_arrays
+from personagen.simulate import iter_customer_chunks, mean_population, run_keys
+
+# Recovery: N_RECOVERY customers simulated with weights unlike the priors
+# (teenage_girl 0.25, woman_with_baby 0.02). With 10 weights, each must lie in
+# its 99% interval, a 90% familywise level by Bonferroni (10 x 1%).
+N_RECOVERY = 5_000
+RECOVERY_INTERVAL = (0.005, 0.995)
+MAX_ABS_ERROR = 0.02
+RHAT_MAX = 1.01
+
+
+@pytest.fixture(scope="module")
+def priors():
+    return build_prior_arrays(load_config())
+
+
+def simulate(priors, weights, n, seed):
+    pop = mean_population(priors)._replace(persona_weights=jnp.asarray(weights, jnp.float32))
+    _, key = run_keys(seed)
+    chunks = list(
+        iter_customer_chunks(pop, priors, key=key, n_customers=n, chunk_size=n, enriched=False)
+    )
+    return observations_from_chunks(chunks), np.concatenate([c.core["persona"] for c in chunks])
+
+
+def true_weights(priors):
+    w = np.array(priors.weights, dtype=np.float64)
+    w[0], w[4] = 0.25, 0.02
+    rest = [i for i in range(len(w)) if i not in (0, 4)]
+    w[rest] *= (1 - 0.27) / w[rest].sum()
+    return w
+
+
+@pytest.fixture(scope="module")
+def recovery(priors):
+    w = true_weights(priors)
+    obs, personas = simulate(priors, w, N_RECOVERY, seed=123)
+    fit = fit_persona_weights(priors, obs, key=jax.random.key(0), method="nuts")
+    return w, obs, personas, fit
+
+
+def test_marginal_density_equals_enumeration(priors):
+    obs, _ = simulate(priors, priors.weights, 3, seed=1)
+    ll = persona_log_likelihood(priors, obs)[:, :2]  # 2 personas x 3 customers
+    pi = jnp.array([0.3, 0.7])
+    alpha = jnp.array([2.0, 3.0])
+    got, _ = log_density(weights_model, (ll, alpha), {}, {"persona_weights": pi})
+    terms = [
+        sum(np.log(float(pi[z])) + float(ll[i, z]) for i, z in enumerate(assignment))
+        for assignment in itertools.product([0, 1], repeat=3)
+    ]
+    want = float(dist.Dirichlet(alpha).log_prob(pi)) + float(np.logaddexp.reduce(terms))
+    assert float(got) == pytest.approx(want, abs=1e-3)
+
+
+def test_order_count_term_is_the_poisson_gamma_integral(priors):
+    k, beta = gamma_from_lognormal(jnp.float32(0.7), jnp.float32(0.4))
+    k, beta = float(k), float(beta)
+    lifetime, extra = 14.0, 23
+    got = float(dist.GammaPoisson(k, beta / lifetime).log_prob(extra))
+    integrand = lambda r: ss.poisson(r * lifetime).pmf(extra) * ss.gamma(k, scale=1 / beta).pdf(r)  # noqa: E731
+    want = np.log(si.quad(integrand, 0, 50, limit=200)[0])
+    assert got == pytest.approx(want, abs=1e-4)
+
+
+def test_recovers_known_weights(recovery):
+    w, _, _, fit = recovery
+    draws = fit.weights.reshape(-1, len(w))
+    lo, hi = np.quantile(draws, RECOVERY_INTERVAL, axis=0)
+    assert np.all((w >= lo) & (w <= hi))
+    assert np.abs(draws.mean(0) - w).max() < MAX_ABS_ERROR
+    assert int(fit.sample_stats["diverging"].sum()) == 0
+    import arviz as az
+
+    rhat = az.rhat(az.from_dict(posterior={"w": fit.weights}))["w"].values
+    assert np.all(rhat < RHAT_MAX)
+
+
+def test_memberships_are_probabilities_and_mostly_right(recovery):
+    _, _, personas, fit = recovery
+    m = np.asarray(membership_probabilities(fit.log_lik, fit.weights.reshape(-1, 10)[::20]))
+    assert m.shape == (N_RECOVERY, 10)
+    assert np.allclose(m.sum(1), 1, atol=1e-5)
+    # overlapping personas (customer concentration 50): most, not all, are recovered
+    assert 0.8 < (m.argmax(1) == personas).mean() < 1.0
+
+
+def test_svi_agrees_with_nuts(priors, recovery):
+    _, obs, _, fit = recovery
+    svi = fit_persona_weights(priors, obs, key=jax.random.key(1), method="svi")
+    assert svi.method == "svi"
+    nuts_mean = fit.weights.reshape(-1, 10).mean(0)
+    svi_mean = svi.weights.reshape(-1, 10).mean(0)
+    assert np.abs(svi_mean - nuts_mean).max() < 0.01
+    # Laplace sd within a factor 0.7..1.4 of the NUTS sd
+    ratio = svi.weights.reshape(-1, 10).std(0) / fit.weights.reshape(-1, 10).std(0)
+    assert np.all((ratio > 0.7) & (ratio < 1.4))
