@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from personagen.cli import main
 from personagen.config import load_hierarchy
 from personagen.hierarchy import format_hierarchy_text
@@ -225,3 +227,44 @@ def test_fit_and_assign(tmp_path, capsys):
         == 2
     )
     assert "fitted with another configuration" in capsys.readouterr().err
+
+
+def test_sample_from_a_posterior(tmp_path, capsys):
+    import json
+
+    import arviz as az
+    import numpy as np
+
+    from personagen import load_config
+
+    config = load_config()
+    weights = np.full((1, 4, 10), 0.02)
+    weights[..., 0] = 0.82  # teenage_girl dominates the fitted population
+    idata = az.from_dict(posterior={"persona_weights": weights})
+    idata.attrs["config_hash"] = config.config_hash()
+    post = tmp_path / "posterior.nc"
+    idata.to_netcdf(str(post))
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "sample",
+                "--n",
+                "500",
+                "--out",
+                str(out),
+                "--posterior",
+                str(post),
+                "--quiet",
+                "--chunk-size",
+                "512",
+                "--basic-only",
+            ]
+        )
+        == 0
+    )
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["persona_weights"][0] == pytest.approx(0.82)
+    assert "teenage_girl" in capsys.readouterr().out
+    counts = meta["rows"]
+    assert counts == 500

@@ -107,6 +107,25 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
     config = _load(args)
     counts = persona_counts(args.personas, config.persona_names) if args.personas else None
+    weights = None
+    if args.posterior is not None:
+        from personagen.posterior import read_posterior
+
+        idata = read_posterior(args.posterior)
+        if idata.attrs.get("config_hash") != config.config_hash():
+            raise ConfigError(
+                [
+                    Problem(
+                        str(args.posterior),
+                        "attrs.config_hash",
+                        "the posterior was fitted with another configuration; "
+                        "pass the same --priors/--hierarchy/--segments",
+                    )
+                ]
+            )
+        draws = idata.posterior["persona_weights"].values.reshape(-1, len(config.persona_names))
+        mean = draws.mean(0).astype(np.float64)
+        weights = tuple(float(x) for x in mean / mean.sum())
     if counts is None and args.n is None:
         raise ConfigError([Problem("--n", "", "give --n N or --personas name=COUNT,...")])
     request = SampleRequest(
@@ -121,6 +140,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         draw_population=args.draw_population,
         persona_counts=counts,
         overwrite=args.overwrite,
+        persona_weights=weights,
+        weights_source=f"posterior mean of {args.posterior}" if weights else "",
         command="personagen " + " ".join(sys.argv[1:] if args.argv is None else args.argv),
     )
     total = sum(counts.values()) if counts else args.n
@@ -245,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--personas", help="exact persona counts, e.g. teenage_girl=5000,budget_shopper=2000"
+    )
+    s.add_argument(
+        "--posterior",
+        type=Path,
+        help="posterior.nc from personagen fit: sample look-alike customers with its posterior "
+        "mean persona weights",
     )
     s.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

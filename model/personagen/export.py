@@ -20,6 +20,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Literal
 
+import jax.numpy as jnp
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -68,6 +69,8 @@ class SampleRequest:
     basic_only: bool = False
     draw_population: bool = False
     persona_counts: Mapping[str, int] | None = None
+    persona_weights: Sequence[float] | None = None
+    weights_source: str = ""
     overwrite: bool = False
     command: str = ""
 
@@ -217,7 +220,14 @@ def _metadata(request: SampleRequest, config: PersonagenConfig, n: int) -> dict[
         "format": request.file_format,
         "locale": request.locale,
         "basic_only": request.basic_only,
-        "population": "drawn" if request.draw_population else "prior means",
+        "population": (
+            "drawn"
+            if request.draw_population
+            else f"persona weights from {request.weights_source}"
+            if request.persona_weights
+            else "prior means"
+        ),
+        "persona_weights": list(request.persona_weights) if request.persona_weights else None,
         "persona_counts": dict(request.persona_counts) if request.persona_counts else None,
         "command": request.command,
         "sources": dict(config.sources),
@@ -263,9 +273,13 @@ def sample_to_files(
         )
         n = int(personas.shape[0])
     pop_key, customer_key = run_keys(request.seed)
+    if request.draw_population and request.persona_weights is not None:
+        raise ConfigError([Problem("--posterior", "", "cannot be combined with --draw-population")])
     pop = (
         draw_population(priors, key=pop_key) if request.draw_population else mean_population(priors)
     )
+    if request.persona_weights is not None:
+        pop = pop._replace(persona_weights=jnp.asarray(request.persona_weights, jnp.float32))
     layout = table_layout(config.hierarchy)
     segments = list(config.segments.segments)
     meta = {
