@@ -3,6 +3,7 @@
 # pyproject.toml changes), then runs the main job or the test suite.
 #   ./dev.sh sample [personagen sample options]   sample customers with the shipped priors
 #   ./dev.sh test [pytest options]                run the test suite
+#   ./dev.sh notebooks                            re-run the notebooks in place (committed outputs)
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3.11}
@@ -33,8 +34,15 @@ case "$cmd" in
         .venv/bin/ruff format --check .
         exec .venv/bin/python -m pytest -n 2 "$@"
         ;;
+    notebooks)
+        # Re-run every notebook in place on realistic parameters (their defaults).
+        setup
+        for nb in notebooks/*.ipynb; do
+            .venv/bin/papermill --cwd . "$nb" "$nb"
+        done
+        ;;
     *)
-        echo "usage: ./dev.sh sample [options] | ./dev.sh test [pytest options]" >&2
+        echo "usage: ./dev.sh sample [options] | ./dev.sh test [pytest options] | ./dev.sh notebooks" >&2
         exit 2
         ;;
 esac
