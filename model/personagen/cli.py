@@ -161,6 +161,30 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 
     config = _load(args)
     table = read_customer_table(args.data)
+    if args.transactions:
+        from personagen.transactions import (
+            TransactionColumns,
+            load_mapping,
+            transactions_to_customers,
+        )
+
+        columns = TransactionColumns(
+            customer=args.customer_col,
+            order=args.order_col,
+            date=args.date_col,
+            department=args.department_col,
+            units=args.units_col,
+            value=args.value_col,
+        )
+        mapping = load_mapping(args.mapping, config.hierarchy) if args.mapping else None
+        table = transactions_to_customers(
+            table,
+            config.hierarchy,
+            columns=columns,
+            mapping=mapping,
+            unmapped=args.unmapped,
+            source=str(args.data),
+        )
     obs = observations_from_table(table, config.hierarchy, source=str(args.data))
     log.info("fitting %s customers (mode %s, method %s)", len(table), args.mode, args.method)
     fit = fit_persona_weights(
@@ -280,6 +304,29 @@ def build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fit", help="fit persona weights to a customer table")
     f.add_argument("data", type=Path, help="customer table in the basic schema (CSV or Parquet)")
     f.add_argument("--out", type=Path, required=True, help="output directory")
+    f.add_argument(
+        "--transactions",
+        action="store_true",
+        help="DATA is a transactions table (one row per line item), not a customer table",
+    )
+    for role, default in (
+        ("customer", "customer_id"),
+        ("order", "order_id"),
+        ("date", "date"),
+        ("department", "department"),
+        ("units", "units"),
+        ("value", "value"),
+    ):
+        f.add_argument(f"--{role}-col", default=default, help=f"{role} column of the transactions")
+    f.add_argument(
+        "--mapping", type=Path, help="YAML mapping your department names to the hierarchy's"
+    )
+    f.add_argument(
+        "--unmapped",
+        choices=("error", "other"),
+        default="error",
+        help="unmapped department names: error (default) or the mapping's 'other'",
+    )
     f.add_argument(
         "--mode",
         choices=("weights",),

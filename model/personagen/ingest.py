@@ -100,6 +100,9 @@ def observations_from_table(
     values = {}
     for col in needed[:-1]:
         x = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=np.float64)
+        if col == "return_rate" and table[col].isna().all():
+            values[col] = x  # unknown returns (e.g. from transactions): the term is dropped
+            continue
         if np.isnan(x).any():
             problems.append(
                 Problem(source, col, f"non-numeric or missing values at {_rows(np.isnan(x), ids)}")

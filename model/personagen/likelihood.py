@@ -44,7 +44,7 @@ class Observations(NamedTuple):
     revenue : Array, shape (N,), float: total revenue in currency units
     lifetime_months : Array, shape (N,), float
     recency_days : Array, shape (N,), float
-    return_rate : Array, shape (N,), float in (0, 1)
+    return_rate : Array, shape (N,), float in (0, 1); NaN where unknown (term dropped)
     """
 
     n_orders: Array
@@ -64,11 +64,12 @@ def _segment_terms(priors: PriorArrays, obs: Observations) -> Array:
     recency = dist.LogNormal(priors.log_recency_loc, priors.log_recency_sd).log_prob(
         obs.recency_days[:, None] + 0.5
     )
-    rr = jnp.clip(obs.return_rate, 1e-4, 1 - 1e-4)[:, None]
+    known = ~jnp.isnan(obs.return_rate)[:, None]
+    rr = jnp.clip(jnp.where(known, obs.return_rate[:, None], 0.5), 1e-4, 1 - 1e-4)
     logit = jnp.log(rr) - jnp.log1p(-rr)
-    returns = dist.Normal(priors.logit_return_loc, priors.logit_return_sd).log_prob(
-        logit
-    ) - jnp.log(rr * (1 - rr))
+    normal = dist.Normal(priors.logit_return_loc, priors.logit_return_sd)
+    returns = normal.log_prob(logit) - jnp.log(rr * (1 - rr))
+    returns = jnp.where(known, returns, 0.0)  # unknown return rates carry no information
     return lifetime + recency + returns
 
 
