@@ -120,3 +120,21 @@ def test_svi_agrees_with_nuts(priors, recovery):
     # Laplace sd within a factor 0.7..1.4 of the NUTS sd
     ratio = svi.weights.reshape(-1, 10).std(0) / fit.weights.reshape(-1, 10).std(0)
     assert np.all((ratio > 0.7) & (ratio < 1.4))
+
+
+# Simulation-based calibration: N_SBC replications of SBC_CUSTOMERS customers.
+# Ranks of each weight must pass a chi-square uniformity test (10 bins) at the
+# Bonferroni level 0.001 (1% familywise over 10 personas). About 5 minutes.
+N_SBC = 100
+SBC_CUSTOMERS = 300
+
+
+@pytest.mark.slow
+def test_simulation_based_calibration(priors):
+    from personagen.calibration import rank_uniformity_pvalues, sbc_weight_ranks
+
+    ranks = sbc_weight_ranks(
+        priors, key=jax.random.key(0), n_replications=N_SBC, n_customers=SBC_CUSTOMERS, n_draws=99
+    )
+    assert ranks.shape == (N_SBC, 10) and ranks.min() >= 0 and ranks.max() <= 99
+    assert rank_uniformity_pvalues(ranks, 99).min() > 0.001

@@ -109,21 +109,9 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     counts = persona_counts(args.personas, config.persona_names) if args.personas else None
     weights = None
     if args.posterior is not None:
-        from personagen.posterior import read_posterior
+        from personagen.posterior import read_posterior, weight_draws
 
-        idata = read_posterior(args.posterior)
-        if idata.attrs.get("config_hash") != config.config_hash():
-            raise ConfigError(
-                [
-                    Problem(
-                        str(args.posterior),
-                        "attrs.config_hash",
-                        "the posterior was fitted with another configuration; "
-                        "pass the same --priors/--hierarchy/--segments",
-                    )
-                ]
-            )
-        draws = idata.posterior["persona_weights"].values.reshape(-1, len(config.persona_names))
+        draws = weight_draws(read_posterior(args.posterior, config))
         mean = draws.mean(0).astype(np.float64)
         weights = tuple(float(x) for x in mean / mean.sum())
     if counts is None and args.n is None:
@@ -220,26 +208,14 @@ def _cmd_fit(args: argparse.Namespace) -> int:
 def _cmd_assign(args: argparse.Namespace) -> int:
     from personagen.infer import membership_probabilities, persona_log_likelihood
     from personagen.ingest import observations_from_table, read_customer_table
-    from personagen.posterior import memberships_table, read_posterior
+    from personagen.posterior import memberships_table, read_posterior, weight_draws
     from personagen.priors import build_prior_arrays
 
     config = _load(args)
-    idata = read_posterior(args.posterior)
-    if idata.attrs.get("config_hash") != config.config_hash():
-        raise ConfigError(
-            [
-                Problem(
-                    str(args.posterior),
-                    "attrs.config_hash",
-                    "the posterior was fitted with another configuration; pass the "
-                    "same --priors/--hierarchy/--segments",
-                )
-            ]
-        )
+    draws = weight_draws(read_posterior(args.posterior, config))
     table = read_customer_table(args.data)
     obs = observations_from_table(table, config.hierarchy, source=str(args.data))
     ll = persona_log_likelihood(build_prior_arrays(config), obs)
-    draws = idata.posterior["persona_weights"].values.reshape(-1, len(config.persona_names))
     probs = membership_probabilities(ll, draws[:: max(1, draws.shape[0] // 200)])
     check_writable([args.out], overwrite=args.overwrite)
     with atomic_path(args.out) as tmp:

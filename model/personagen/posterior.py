@@ -29,7 +29,7 @@ with warnings.catch_warnings():  # arviz 0.23 announces its 1.0 refactor on impo
     warnings.simplefilter("ignore", FutureWarning)
     import arviz as az
 from personagen.config import PersonagenConfig
-from personagen.errors import DataError, Problem
+from personagen.errors import ConfigError, DataError, Problem
 from personagen.infer import FitResult, membership_probabilities
 from personagen.likelihood import Observations
 
@@ -39,6 +39,7 @@ __all__ = [
     "memberships_table",
     "read_posterior",
     "to_inference_data",
+    "weight_draws",
     "write_fit_outputs",
 ]
 
@@ -150,13 +151,15 @@ def write_fit_outputs(
     return paths
 
 
-def read_posterior(path: str | Path) -> az.InferenceData:
-    """Read a ``posterior.nc`` written by ``personagen fit``.
+def read_posterior(path: str | Path, config: PersonagenConfig) -> az.InferenceData:
+    """Read a ``posterior.nc`` written by ``personagen fit`` under the same configuration.
 
     Raises
     ------
     DataError
         If the file is missing or has no ``persona_weights`` posterior.
+    ConfigError
+        If it was fitted under another configuration (its ``config_hash`` differs).
     """
     p = Path(path)
     if not p.is_file():
@@ -164,4 +167,21 @@ def read_posterior(path: str | Path) -> az.InferenceData:
     idata = az.from_netcdf(str(p))
     if "posterior" not in idata.groups() or "persona_weights" not in idata.posterior:
         raise DataError([Problem(str(p), "posterior", "no persona_weights posterior in this file")])
+    if idata.attrs.get("config_hash") != config.config_hash():
+        raise ConfigError(
+            [
+                Problem(
+                    str(p),
+                    "attrs.config_hash",
+                    "the posterior was fitted with another configuration; pass the "
+                    "same --priors/--hierarchy/--segments",
+                )
+            ]
+        )
     return idata
+
+
+def weight_draws(idata: az.InferenceData) -> np.ndarray:
+    """Return the posterior draws of the persona weights, shape (chains * draws, P)."""
+    values = idata.posterior["persona_weights"].values
+    return values.reshape(-1, values.shape[-1])
