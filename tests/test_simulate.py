@@ -254,3 +254,27 @@ def test_failed_run_leaves_no_complete_looking_file(config, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         sample_to_files(config, req, progress=boom)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_draw_population_moves_weights_near_the_yaml(config, tmp_path):
+    req = SampleRequest(
+        out_dir=tmp_path,
+        n_customers=100,
+        seed=4,
+        chunk_size=128,
+        basic_only=True,
+        draw_population=True,
+    )
+    sample_to_files(config, req)
+    meta = json.loads((tmp_path / "metadata.json").read_text())
+    assert meta["population"] == "drawn"
+    from personagen.simulate import draw_population
+
+    priors = build_prior_arrays(config)
+    pop = draw_population(priors, key=run_keys(4)[0])
+    w = np.asarray(pop.persona_weights)
+    assert not np.allclose(w, priors.weights)
+    # Dirichlet(200 w): sd sqrt(w(1 - w)/201); 5 sd covers every weight
+    assert np.all(
+        np.abs(w - priors.weights) < 5 * np.sqrt(priors.weights * (1 - priors.weights) / 201)
+    )
