@@ -138,3 +138,17 @@ def test_simulation_based_calibration(priors):
     )
     assert ranks.shape == (N_SBC, 10) and ranks.min() >= 0 and ranks.max() <= 99
     assert rank_uniformity_pvalues(ranks, 99).min() > 0.001
+
+
+def test_svi_converges_and_diagnostics_say_so(priors, recovery):
+    from personagen import load_config
+    from personagen.posterior import check_diagnostics, to_inference_data
+
+    _, obs, _, nuts = recovery
+    svi = fit_persona_weights(priors, obs, key=jax.random.key(2), method="svi", svi_steps=3_000)
+    assert svi.svi_loss_change < 0.01
+    short = fit_persona_weights(priors, obs, key=jax.random.key(2), method="svi", svi_steps=40)
+    config = load_config()
+    warned = check_diagnostics(to_inference_data(short, obs, config, seed=0, mode="weights"))
+    assert any("SVI loss still changing" in w for w in warned)
+    assert check_diagnostics(to_inference_data(nuts, obs, config, seed=0, mode="weights")) == []

@@ -41,6 +41,10 @@ __all__ = [
     "weights_model",
 ]
 
+#: SVI counts as converged when its mean loss (the negative log posterior
+#: density at the mode: full-batch, so deterministic) moved by less than this many
+#: nats between the last two tenths of its steps.
+SVI_CONVERGED = 0.01
 #: Above this many customers ``method="auto"`` uses SVI instead of NUTS
 #: (NUMPYRO_NOTES: exact NUTS is practical up to a few times 10^4 customers here).
 NUTS_MAX_CUSTOMERS = 20_000
@@ -102,6 +106,19 @@ class FitResult:
     sample_stats: dict[str, np.ndarray]
     log_lik: np.ndarray
     losses: np.ndarray
+
+    @property
+    def svi_loss_change(self) -> float:
+        """Change of the mean SVI loss (nats) between the last two tenths of the steps.
+
+        NaN for NUTS. Values below ``SVI_CONVERGED`` mean the optimiser settled.
+        """
+        if self.losses.size < 20:
+            return float("nan")
+        tenth = self.losses.size // 10
+        last = float(np.mean(self.losses[-tenth:]))
+        before = float(np.mean(self.losses[-2 * tenth : -tenth]))
+        return abs(last - before)
 
 
 def fit_persona_weights(

@@ -30,7 +30,7 @@ with warnings.catch_warnings():  # arviz 0.23 announces its 1.0 refactor on impo
     import arviz as az
 from personagen.config import PersonagenConfig
 from personagen.errors import ConfigError, DataError, Problem
-from personagen.infer import FitResult, membership_probabilities
+from personagen.infer import SVI_CONVERGED, FitResult, membership_probabilities
 from personagen.likelihood import Observations
 
 __all__ = [
@@ -86,11 +86,13 @@ def to_inference_data(
             "config": json.dumps(config.to_dict()),
         }
     )
+    if fit.method == "svi":
+        idata.attrs["svi_loss_change"] = fit.svi_loss_change
     return idata
 
 
 def check_diagnostics(idata: az.InferenceData) -> list[str]:
-    """Return warnings for r_hat > 1.01, bulk ESS < 400 or divergences."""
+    """Return warnings for r_hat > 1.01, bulk ESS < 400, divergences, or unsettled SVI."""
     warnings = []
     if idata.attrs.get("method") == "nuts":
         summary = az.summary(idata, var_names=["persona_weights"], kind="diagnostics")
@@ -102,6 +104,12 @@ def check_diagnostics(idata: az.InferenceData) -> list[str]:
         divergences = int(idata.sample_stats["diverging"].sum())
         if divergences:
             warnings.append(f"{divergences} divergent transitions")
+    change = idata.attrs.get("svi_loss_change")
+    if change is not None and not change < SVI_CONVERGED:
+        warnings.append(
+            f"SVI loss still changing ({change:.3g} nats over the last tenth of the steps); "
+            "increase the number of steps"
+        )
     return warnings
 
 
