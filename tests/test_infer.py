@@ -75,6 +75,7 @@ def test_marginal_density_equals_enumeration(priors):
         for assignment in itertools.product([0, 1], repeat=3)
     ]
     want = float(dist.Dirichlet(alpha).log_prob(pi)) + float(np.logaddexp.reduce(terms))
+    # float32 sums of log-likelihoods of magnitude ~1e3: 1e-3 is a relative 1e-6
     assert float(got) == pytest.approx(want, abs=1e-3)
 
 
@@ -123,7 +124,8 @@ def test_svi_agrees_with_nuts(priors):
     nuts_mean = fit.weights.reshape(-1, 10).mean(0)
     svi_mean = svi.weights.reshape(-1, 10).mean(0)
     assert np.abs(svi_mean - nuts_mean).max() < AGREE_TOLERANCE
-    # Laplace sd within a factor 0.7..1.4 of the NUTS sd
+    # Laplace sd within a factor 0.7..1.4 of the NUTS sd: NUMPYRO_NOTES measured 0.9-1.1, and
+    # each sd estimate from 1,000 autocorrelated draws carries a few percent of Monte Carlo error
     ratio = svi.weights.reshape(-1, 10).std(0) / fit.weights.reshape(-1, 10).std(0)
     assert np.all((ratio > 0.7) & (ratio < 1.4))
 
