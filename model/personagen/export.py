@@ -59,7 +59,7 @@ SUMMARY_SAMPLE = 100_000
 class SampleRequest:
     """What to sample and where to write it."""
 
-    out_dir: Path
+    out_dir: Path | str
     n_customers: int
     seed: int
     chunk_size: int = 50_000
@@ -197,11 +197,11 @@ class _Sink:
 def output_paths(request: SampleRequest) -> dict[str, Path]:
     """Return every file a sample run writes."""
     ext = "csv" if request.file_format == "csv" else "parquet"
-    paths = {"basic": request.out_dir / f"{BASIC_STEM}.{ext}"}
+    paths = {"basic": Path(request.out_dir) / f"{BASIC_STEM}.{ext}"}
     if not request.basic_only:
-        paths["enriched"] = request.out_dir / f"{ENRICHED_STEM}.{ext}"
-    paths["dictionary"] = request.out_dir / "data_dictionary.csv"
-    paths["metadata"] = request.out_dir / "metadata.json"
+        paths["enriched"] = Path(request.out_dir) / f"{ENRICHED_STEM}.{ext}"
+    paths["dictionary"] = Path(request.out_dir) / "data_dictionary.csv"
+    paths["metadata"] = Path(request.out_dir) / "metadata.json"
     return paths
 
 
