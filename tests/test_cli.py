@@ -194,38 +194,24 @@ def test_fit_and_assign(tmp_path, capsys):
     members = pd.read_csv(fit_dir / "memberships.csv")
     assert len(members) == 400 and members["customer_id"].is_unique
     assigned = tmp_path / "assigned.csv"
-    assert (
-        main(
-            [
-                "assign",
-                str(table),
-                "--posterior",
-                str(fit_dir / "posterior.nc"),
-                "--out",
-                str(assigned),
-            ]
-        )
-        == 0
-    )
+    assign = [
+        "assign",
+        str(table),
+        "--posterior",
+        str(fit_dir / "posterior.nc"),
+        "--out",
+        str(assigned),
+    ]
+    assert main(assign) == 0
     again = pd.read_csv(assigned)
     assert list(again.columns) == list(members.columns)
-    assert (
-        main(
-            [
-                "assign",
-                str(table),
-                "--posterior",
-                str(fit_dir / "posterior.nc"),
-                "--out",
-                str(assigned),
-                "--priors",
-                str(ROOT / "priors/legacy.yml"),
-                "--hierarchy",
-                str(ROOT / "priors/legacy_hierarchy.yml"),
-            ]
-        )
-        == 2
-    )
+    legacy = [
+        "--priors",
+        str(ROOT / "priors/legacy.yml"),
+        "--hierarchy",
+        str(ROOT / "priors/legacy_hierarchy.yml"),
+    ]
+    assert main([*assign, *legacy]) == 2
     assert "fitted with another configuration" in capsys.readouterr().err
 
 
