@@ -281,3 +281,15 @@ def test_draw_population_moves_weights_near_the_yaml(config, tmp_path):
     assert np.all(
         np.abs(w - priors.weights) < 5 * np.sqrt(priors.weights * (1 - priors.weights) / 201)
     )
+
+
+def test_too_many_units_for_exact_money_stops_the_run(config):
+    priors = build_prior_arrays(config)
+    huge = priors._replace(log_extra_units_loc=np.full_like(priors.log_extra_units_loc, 8.0))
+    _, key = run_keys(0)
+    with pytest.raises(ValueError, match="exact int32 money arithmetic allows at most 46340"):
+        list(
+            iter_customer_chunks(
+                mean_population(huge), huge, key=key, n_customers=64, chunk_size=64, enriched=False
+            )
+        )

@@ -40,6 +40,8 @@ __all__ = [
 
 #: Average days per month (365.25 / 12), used to turn lifetimes into days.
 DAYS_PER_MONTH = 30.4375
+#: Exact int32 cents need ``(R % U) * cum_units < 2**31``, i.e. fewer units than this.
+MAX_UNITS = 46_341
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,12 @@ def iter_customer_chunks(
         sampler = _chunk_sampler(priors, size, enriched, personas is not None)
         core, details = sampler(pop, key, jnp.uint32(start + offset), fixed)
         core_np = {k: np.asarray(v)[:n_here] for k, v in core.items()}
+        if core_np["units"].size and int(core_np["units"].max()) >= MAX_UNITS:
+            raise ValueError(
+                f"a customer drew {int(core_np['units'].max())} units; exact int32 money "
+                f"arithmetic allows at most {MAX_UNITS - 1} (docs/sampling.md): lower the "
+                "basket_size or lifetime ranges of the priors"
+            )
         core_np["customer_index"] = np.arange(
             start + offset, start + offset + n_here, dtype=np.int64
         )
