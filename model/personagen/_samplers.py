@@ -104,8 +104,8 @@ def log_gamma(key: Array, alpha: Array) -> Array:
     log_v = jnp.log(v_pos)
     accept_first = (v[0] > 0) & (jnp.log(u[0]) < 0.5 * z[0] ** 2 + d - d * v_pos[0] + d * log_v[0])
     log_y = jnp.log(d) + jnp.where(accept_first, log_v[0], log_v[1])
-    # The boost reuses the first candidate's uniform only when it was not needed
-    # for the test; a fresh uniform keeps the draws independent.
+    # u[0] tests the first candidate; the second is taken untested, so u[1] is
+    # free for the boost.
     boost = jnp.log(u[1]) / alpha
     return log_y + boost
 

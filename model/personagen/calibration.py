@@ -18,11 +18,10 @@ import numpyro.distributions as dist
 from jax import Array
 from numpyro.infer import MCMC, NUTS
 
-from personagen.infer import weight_prior_concentration, weights_model
+from personagen.infer import persona_log_likelihood, weight_prior_concentration, weights_model
 from personagen.ingest import observations_from_chunks
-from personagen.likelihood import customer_log_likelihood
 from personagen.priors import PriorArrays
-from personagen.simulate import as_jax_priors, iter_customer_chunks, mean_population
+from personagen.simulate import iter_customer_chunks, mean_population
 
 __all__ = ["rank_uniformity_pvalues", "sbc_weight_ranks"]
 
@@ -57,10 +56,8 @@ def sbc_weight_ranks(
     thin : int
         Thinning of the kept draws.
     """
-    pj = as_jax_priors(priors)
     base = mean_population(priors)
     alpha = weight_prior_concentration(priors)
-    loglik = jax.jit(customer_log_likelihood)
     mcmc = MCMC(
         NUTS(weights_model),
         num_warmup=num_warmup,
@@ -84,7 +81,7 @@ def sbc_weight_ranks(
                 enriched=False,
             )
         )
-        ll = loglik(base, pj, observations_from_chunks(chunks))
+        ll = persona_log_likelihood(priors, observations_from_chunks(chunks))
         mcmc.run(k_fit, ll, alpha)
         draws = np.asarray(mcmc.get_samples()["persona_weights"])[::thin]
         ranks[r] = (draws < np.asarray(pi)[None, :]).sum(0)

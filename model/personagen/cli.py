@@ -216,7 +216,7 @@ def _cmd_assign(args: argparse.Namespace) -> int:
     table = read_customer_table(args.data)
     obs = observations_from_table(table, config.hierarchy, source=str(args.data))
     ll = persona_log_likelihood(build_prior_arrays(config), obs)
-    probs = membership_probabilities(ll, draws[:: max(1, draws.shape[0] // 200)])
+    probs = membership_probabilities(ll, draws)
     check_writable([args.out], overwrite=args.overwrite)
     with atomic_path(args.out) as tmp:
         memberships_table(

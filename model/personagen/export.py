@@ -359,10 +359,3 @@ def _write_dictionary(path: Path, layout, basic_only: bool) -> None:
     )
     with atomic_path(path) as tmp:
         pacsv.write_csv(table, tmp)
-
-
-def check_format(value: str) -> Format:
-    """Validate an output format name."""
-    if value not in ("csv", "parquet"):
-        raise ConfigError([Problem("--format", "", f"expected csv or parquet, got {value!r}")])
-    return value  # type: ignore[return-value]

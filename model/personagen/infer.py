@@ -192,6 +192,10 @@ def fit_persona_weights(
     return FitResult(draws, "svi", {}, np.asarray(log_lik), np.asarray(result.losses))
 
 
+#: Memberships average over at most this many evenly spaced posterior draws.
+MEMBERSHIP_DRAWS = 200
+
+
 def membership_probabilities(log_lik: Array, weight_draws: Array) -> Array:
     """Return each customer's persona probabilities averaged over posterior draws.
 
@@ -199,6 +203,7 @@ def membership_probabilities(log_lik: Array, weight_draws: Array) -> Array:
     ----------
     log_lik : Array, shape (N, P)
     weight_draws : Array, shape (draws, P)
+        Thinned to at most ``MEMBERSHIP_DRAWS`` evenly spaced draws.
 
     Returns
     -------
@@ -207,6 +212,7 @@ def membership_probabilities(log_lik: Array, weight_draws: Array) -> Array:
     """
     log_lik = jnp.asarray(log_lik)
     weight_draws = jnp.asarray(weight_draws)
+    weight_draws = weight_draws[:: max(1, weight_draws.shape[0] // MEMBERSHIP_DRAWS)]
 
     def one(w: Array) -> Array:
         return jax.nn.softmax(jnp.log(w) + log_lik, axis=-1)

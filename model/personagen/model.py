@@ -68,7 +68,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
@@ -270,10 +269,6 @@ def customer_core(pop: Population, priors: PriorArrays) -> dict[str, Array]:
         "recency_days": recency,
         "return_rate": return_rate,
     }
-
-
-def _binomial(key: Array, n: Array, p: Array) -> Array:
-    return jax.random.binomial(key, n.astype(jnp.float32), p).astype(jnp.int32)
 
 
 def customer_details(

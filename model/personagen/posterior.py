@@ -148,8 +148,7 @@ def write_fit_outputs(
     check_writable([paths.posterior, paths.summary, paths.memberships], overwrite=overwrite)
     summary = az.summary(idata, var_names=["persona_weights"], hdi_prob=0.9)
     draws = fit.weights.reshape(-1, fit.weights.shape[-1])
-    step = max(1, draws.shape[0] // 200)
-    probs = np.asarray(membership_probabilities(fit.log_lik, draws[::step]))
+    probs = np.asarray(membership_probabilities(fit.log_lik, draws))
     with atomic_path(paths.summary) as tmp:
         summary.to_csv(tmp, index_label="parameter")
     with atomic_path(paths.memberships) as tmp:

@@ -26,7 +26,7 @@ from numpyro import handlers
 
 from personagen.model import Population, customer_core, customer_details, population_means
 from personagen.model import population_model as _population_model
-from personagen.priors import PriorArrays
+from personagen.priors import SIZE_KIND_KIDS, PriorArrays
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -134,7 +134,7 @@ def _one_details(pop, priors, key, core):
         _cum_cents(core["revenue_cents"], jnp.cumsum(class_units, -1), core["units"])
     )
     kind = jnp.asarray(priors.department_size_kind)
-    kids = jnp.sum(jnp.where(kind == 1, core["department_units"], 0), axis=-1)
+    kids = jnp.sum(jnp.where(kind == SIZE_KIND_KIDS, core["department_units"], 0), axis=-1)
     return {
         "class_units": class_units,
         "class_cents": class_cents,
@@ -241,6 +241,7 @@ def iter_customer_chunks(
             f"chunk_size must be >= 1 and n_customers >= 0, got {chunk_size}, {n_customers}"
         )
     size = min(chunk_size, max(n_customers, 1))
+    sampler = _chunk_sampler(priors, size, enriched, personas is not None)
     for offset in range(0, n_customers, size):
         n_here = min(size, n_customers - offset)
         fixed = None
@@ -248,7 +249,6 @@ def iter_customer_chunks(
             fixed = np.zeros(size, dtype=np.int32)
             fixed[:n_here] = personas[offset : offset + n_here]
             fixed = jnp.asarray(fixed)
-        sampler = _chunk_sampler(priors, size, enriched, personas is not None)
         core, details = sampler(pop, key, jnp.uint32(start + offset), fixed)
         core_np = {k: np.asarray(v)[:n_here] for k, v in core.items()}
         if core_np["units"].size and int(core_np["units"].max()) >= MAX_UNITS:
