@@ -15,6 +15,7 @@ Membership probabilities are computed afterwards, draw by draw:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -29,6 +30,7 @@ from numpyro.infer import MCMC, NUTS, SVI, Trace_ELBO
 from numpyro.infer.autoguide import AutoLaplaceApproximation
 
 from personagen.likelihood import Observations, customer_log_likelihood
+from personagen.model import Population
 from personagen.priors import PriorArrays
 from personagen.simulate import as_jax_priors, mean_population
 
@@ -38,6 +40,9 @@ __all__ = [
     "fit_persona_weights",
     "membership_probabilities",
     "persona_log_likelihood",
+    "pointwise_log_likelihood",
+    "population_draws",
+    "thin_draws",
     "weights_model",
 ]
 
@@ -87,25 +92,31 @@ def persona_log_likelihood(priors: PriorArrays, obs: Observations) -> Array:
 
 @dataclass(frozen=True)
 class FitResult:
-    """Posterior draws of the persona weights and what produced them.
+    """Posterior draws of the population sites and what produced them.
 
     Attributes
     ----------
-    weights : ndarray, shape (chains, draws, P)
+    draws : dict of ndarray, each shape (chains, draws, ...)
+        ``persona_weights`` (..., P) always; the ``profiles`` and ``learn`` modes add
+        ``department_profile`` (..., P, D), ``order_value_loc`` and ``purchase_rate_loc``
+        (..., P).
     method : str
         ``"nuts"`` or ``"svi"``.
     sample_stats : dict of ndarray, shape (chains, draws)
-        NUTS diagnostics (``diverging``, ``tree_depth``, ...); empty for SVI.
-    log_lik : ndarray, shape (N, P)
+        NUTS diagnostics (``diverging``, ``n_steps``, ``energy``); empty for SVI.
     losses : ndarray
         SVI losses per step (empty for NUTS).
     """
 
-    weights: np.ndarray
+    draws: dict[str, np.ndarray]
     method: str
     sample_stats: dict[str, np.ndarray]
-    log_lik: np.ndarray
     losses: np.ndarray
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Draws of the persona weights, shape (chains, draws, P)."""
+        return self.draws["persona_weights"]
 
     @property
     def svi_loss_change(self) -> float:
@@ -180,7 +191,7 @@ def fit_persona_weights(
             "n_steps": np.asarray(extra["num_steps"]),
             "energy": np.asarray(extra["energy"]),
         }
-        return FitResult(np.asarray(draws), "nuts", stats, np.asarray(log_lik), np.zeros(0))
+        return FitResult({"persona_weights": np.asarray(draws)}, "nuts", stats, np.zeros(0))
     guide = AutoLaplaceApproximation(weights_model)
     optimizer = numpyro.optim.Adam(step_size=lambda i: 0.05 * 0.02 ** (i / svi_steps))
     svi = SVI(weights_model, guide, optimizer, Trace_ELBO())
@@ -189,38 +200,93 @@ def fit_persona_weights(
     flat = posterior.sample(k_draw, (num_chains * num_samples,))
     draws = guide._unpack_and_constrain(flat, result.params)["persona_weights"]
     draws = np.asarray(draws).reshape(num_chains, num_samples, -1)
-    return FitResult(draws, "svi", {}, np.asarray(log_lik), np.asarray(result.losses))
+    return FitResult({"persona_weights": draws}, "svi", {}, np.asarray(result.losses))
 
 
 #: Memberships average over at most this many evenly spaced posterior draws.
 MEMBERSHIP_DRAWS = 200
 
 
-def membership_probabilities(log_lik: Array, weight_draws: Array) -> Array:
+def population_draws(priors: PriorArrays, draws: Mapping[str, Array]) -> Population:
+    """Return a Population with a leading draw axis (S, ...).
+
+    ``draws`` maps site names to arrays of shape (S, ...); the sites it lacks
+    stay at their prior means (the ``weights`` mode fits only ``persona_weights``).
+    """
+    mean = mean_population(priors)
+    n_draws = np.asarray(draws["persona_weights"]).shape[0]
+
+    def site(name: str, value: Array) -> Array:
+        if name in draws:
+            return jnp.asarray(draws[name], jnp.float32)
+        return jnp.broadcast_to(value, (n_draws, *jnp.shape(value)))
+
+    return Population(*(site(name, value) for name, value in mean._asdict().items()))
+
+
+def thin_draws(draws: Mapping[str, np.ndarray], max_draws: int) -> dict[str, np.ndarray]:
+    """Flatten (chains, draws, ...) to (S, ...) and keep at most ``max_draws`` evenly spaced."""
+    flat = {k: np.asarray(v).reshape(-1, *np.shape(v)[2:]) for k, v in draws.items()}
+    n = next(iter(flat.values())).shape[0]
+    step = max(1, -(-n // max_draws))
+    return {k: v[::step] for k, v in flat.items()}
+
+
+def membership_probabilities(
+    priors: PriorArrays, obs: Observations, draws: Mapping[str, np.ndarray]
+) -> Array:
     """Return each customer's persona probabilities averaged over posterior draws.
 
     Parameters
     ----------
-    log_lik : Array, shape (N, P)
-    weight_draws : Array, shape (draws, P)
-        Thinned to at most ``MEMBERSHIP_DRAWS`` evenly spaced draws.
+    priors : PriorArrays
+    obs : Observations
+    draws : dict of ndarray, each shape (chains, draws, ...)
+        Posterior draws (``FitResult.draws``); thinned to at most
+        ``MEMBERSHIP_DRAWS`` evenly spaced draws.
 
     Returns
     -------
     Array, shape (N, P)
         Rows sum to 1.
     """
-    log_lik = jnp.asarray(log_lik)
-    weight_draws = jnp.asarray(weight_draws)
-    weight_draws = weight_draws[:: max(1, weight_draws.shape[0] // MEMBERSHIP_DRAWS)]
+    thinned = thin_draws(draws, MEMBERSHIP_DRAWS)
+    pops = population_draws(priors, thinned)
+    pj = as_jax_priors(priors)
+    if set(thinned) == {"persona_weights"}:  # profiles fixed: one log-likelihood matrix
+        fixed = customer_log_likelihood(jax.tree.map(lambda x: x[0], pops), pj, obs)
 
-    def one(w: Array) -> Array:
-        return jax.nn.softmax(jnp.log(w) + log_lik, axis=-1)
+        def log_lik(pop: Population) -> Array:
+            return fixed
+    else:
 
-    total = jax.lax.fori_loop(
-        0,
-        weight_draws.shape[0],
-        lambda i, acc: acc + one(weight_draws[i]),
-        jnp.zeros_like(log_lik),
-    )
-    return total / weight_draws.shape[0]
+        def log_lik(pop: Population) -> Array:
+            return customer_log_likelihood(pop, pj, obs)
+
+    def step(i: int, acc: Array) -> Array:
+        pop = jax.tree.map(lambda x: x[i], pops)
+        return acc + jax.nn.softmax(jnp.log(pop.persona_weights) + log_lik(pop), axis=-1)
+
+    n_draws = pops.persona_weights.shape[0]
+    zeros = jnp.zeros((obs.n_orders.shape[0], priors.n_personas), jnp.float32)
+    return jax.jit(lambda: jax.lax.fori_loop(0, n_draws, step, zeros))() / n_draws
+
+
+def pointwise_log_likelihood(
+    priors: PriorArrays, obs: Observations, draws: Mapping[str, np.ndarray]
+) -> np.ndarray:
+    """Return ``log p(customer i | draw)`` with the persona summed out, shape (chains, draws, N).
+
+    This is the ``log_likelihood`` group of the InferenceData (for LOO and WAIC).
+    """
+    shape = np.shape(draws["persona_weights"])[:2]
+    flat = thin_draws(draws, shape[0] * shape[1])
+    pops = population_draws(priors, flat)
+    pj = as_jax_priors(priors)
+
+    def one(pop: Population) -> Array:
+        ll = customer_log_likelihood(pop, pj, obs)
+        return logsumexp(jnp.log(pop.persona_weights) + ll, axis=-1)
+
+    out = jax.jit(lambda p: jax.lax.map(one, p))(pops)
+    return np.asarray(out).reshape(*shape, -1)

@@ -92,6 +92,7 @@ __all__ = [
     "fenton_wilkinson",
     "gamma_from_lognormal",
     "persona_model",
+    "persona_population",
     "population_means",
     "population_model",
 ]
@@ -130,6 +131,35 @@ def _group_normalise(raw: Array, group: Array, n_groups: int) -> Array:
     return raw / totals[..., group]
 
 
+def persona_population(priors: PriorArrays) -> Population:
+    """Draw the population sites that inference observes: weights, department profiles, locations.
+
+    The class profiles are not drawn: ``class_profile`` is returned at its prior
+    mean (the YAML preferences). :func:`population_model` adds the class draws;
+    the ``profiles`` and ``learn`` fits (:mod:`personagen.fit_profiles`) use this
+    function alone, because the customers they observe carry no class counts.
+    """
+    n_personas = priors.n_personas
+    kappa = priors.profile_concentration
+    weights = numpyro.sample(
+        "persona_weights", dist.Dirichlet(priors.weight_concentration * priors.weights)
+    )
+    with numpyro.plate("personas", n_personas, dim=-1):
+        department_profile = numpyro.sample(
+            "department_profile", dist.Dirichlet(kappa * priors.department_probs)
+        )
+        order_value_loc = numpyro.sample(
+            "order_value_loc", dist.Normal(priors.log_order_value_loc, priors.location_sd)
+        )
+        purchase_rate_loc = numpyro.sample(
+            "purchase_rate_loc", dist.Normal(priors.log_rate_loc, priors.location_sd)
+        )
+    class_profile = jnp.asarray(priors.class_probs)
+    return Population(
+        weights, department_profile, class_profile, order_value_loc, purchase_rate_loc
+    )
+
+
 def population_model(priors: PriorArrays) -> Population:
     """Draw the population-level sites.
 
@@ -142,31 +172,17 @@ def population_model(priors: PriorArrays) -> Population:
     -------
     Population
     """
-    n_personas = priors.n_personas
+    pop = persona_population(priors)
     n_departments = priors.department_probs.shape[-1]
-    kappa = priors.profile_concentration
-    weights = numpyro.sample(
-        "persona_weights", dist.Dirichlet(priors.weight_concentration * priors.weights)
-    )
-    with numpyro.plate("personas", n_personas, dim=-1):
-        department_profile = numpyro.sample(
-            "department_profile", dist.Dirichlet(kappa * priors.department_probs)
-        )
+    with numpyro.plate("personas", priors.n_personas, dim=-1):
         raw = numpyro.sample(
-            "class_profile_raw", dist.Gamma(kappa * priors.class_probs, 1.0).to_event(1)
-        )
-        order_value_loc = numpyro.sample(
-            "order_value_loc", dist.Normal(priors.log_order_value_loc, priors.location_sd)
-        )
-        purchase_rate_loc = numpyro.sample(
-            "purchase_rate_loc", dist.Normal(priors.log_rate_loc, priors.location_sd)
+            "class_profile_raw",
+            dist.Gamma(priors.profile_concentration * priors.class_probs, 1.0).to_event(1),
         )
     class_profile = numpyro.deterministic(
         "class_profile", _group_normalise(raw, jnp.asarray(priors.class_department), n_departments)
     )
-    return Population(
-        weights, department_profile, class_profile, order_value_loc, purchase_rate_loc
-    )
+    return pop._replace(class_profile=class_profile)
 
 
 def population_means(priors: PriorArrays) -> dict[str, Array]:
