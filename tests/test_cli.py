@@ -250,7 +250,7 @@ def test_sample_from_a_posterior(tmp_path, capsys):
         == 0
     )
     meta = json.loads((out / "metadata.json").read_text())
-    assert meta["persona_weights"][0] == pytest.approx(0.82)
+    assert meta["population_values"]["persona_weights"][0] == pytest.approx(0.82)
     assert "teenage_girl" in capsys.readouterr().out
     counts = meta["rows"]
     assert counts == 500

@@ -102,9 +102,9 @@ def test_recovers_known_weights(recovery):
     assert np.all(rhat < RHAT_MAX)
 
 
-def test_memberships_are_probabilities_and_mostly_right(recovery):
-    _, _, personas, fit = recovery
-    m = np.asarray(membership_probabilities(fit.log_lik, fit.weights.reshape(-1, 10)[::20]))
+def test_memberships_are_probabilities_and_mostly_right(priors, recovery):
+    _, obs, personas, fit = recovery
+    m = np.asarray(membership_probabilities(priors, obs, fit.draws))
     assert m.shape == (N_RECOVERY, 10)
     assert np.allclose(m.sum(1), 1, atol=1e-5)
     # overlapping personas (customer concentration 50): most, not all, are recovered

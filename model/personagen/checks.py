@@ -7,12 +7,15 @@ basic columns plus ``persona_type`` and, for prior predictive draws, ``draw``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
+import jax
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from personagen.config import PersonagenConfig
+from personagen.infer import population_draws, thin_draws
 from personagen.priors import PriorArrays, build_prior_arrays
 from personagen.simulate import draw_population, iter_customer_chunks, mean_population, run_keys
 from personagen.tables import basic_batch, table_layout
@@ -20,6 +23,7 @@ from personagen.tables import basic_batch, table_layout
 __all__ = [
     "department_share_report",
     "persona_colours",
+    "posterior_predictive",
     "prior_predictive",
     "range_report",
     "sample_customers",
@@ -74,6 +78,43 @@ def prior_predictive(
     for d in range(n_draws):
         pop_key, key = run_keys(seed + d)
         pop = draw_population(priors, key=pop_key)
+        frame = _table(config, pop, priors, key, n_customers, n_customers)
+        frame["draw"] = d
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def posterior_predictive(
+    config: PersonagenConfig,
+    draws: Mapping[str, np.ndarray],
+    *,
+    n_draws: int,
+    n_customers: int,
+    seed: int,
+) -> pd.DataFrame:
+    """Simulate ``n_customers`` under each of ``n_draws`` evenly spaced posterior draws.
+
+    Parameters
+    ----------
+    config : PersonagenConfig
+        The configuration the posterior was fitted with (``Fit.config`` or
+        :func:`personagen.posterior.posterior_config`).
+    draws : dict of ndarray, each shape (chains, draws, ...)
+        Posterior draws of the population sites (``Fit.result.draws`` or
+        :func:`personagen.posterior.posterior_draws`); missing sites stay at their
+        prior means.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Basic columns, ``persona_type`` and ``draw`` (0 .. n_draws - 1).
+    """
+    priors = build_prior_arrays(config)
+    pops = population_draws(priors, thin_draws(draws, n_draws))
+    frames = []
+    for d in range(int(pops.persona_weights.shape[0])):
+        _, key = run_keys(seed + d)
+        pop = jax.tree.map(lambda x, d=d: x[d], pops)
         frame = _table(config, pop, priors, key, n_customers, n_customers)
         frame["draw"] = d
         frames.append(frame)

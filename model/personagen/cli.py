@@ -19,7 +19,7 @@ import numpy as np
 
 from personagen import __version__
 from personagen._io import atomic_path, check_writable, write_text_atomic
-from personagen.config import PersonagenConfig, load_config
+from personagen.config import PersonagenConfig, default_paths, load_config
 from personagen.errors import ConfigError, DataError, Problem
 from personagen.hierarchy import build_hierarchy, dump_hierarchy_yaml, parse_hierarchy_text
 
@@ -106,14 +106,14 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from personagen.export import SampleRequest, persona_counts, sample_to_files
 
     config = _load(args)
-    counts = persona_counts(args.personas, config.persona_names) if args.personas else None
-    weights = None
+    population = None
     if args.posterior is not None:
-        from personagen.posterior import read_posterior, weight_draws
+        from personagen.posterior import posterior_config, posterior_means, read_posterior
 
-        draws = weight_draws(read_posterior(args.posterior, config))
-        mean = draws.mean(0).astype(np.float64)
-        weights = tuple(float(x) for x in mean / mean.sum())
+        idata = read_posterior(args.posterior, config)
+        config = posterior_config(idata, config)
+        population = posterior_means(idata)
+    counts = persona_counts(args.personas, config.persona_names) if args.personas else None
     if counts is None and args.n is None:
         raise ConfigError([Problem("--n", "", "give --n N or --personas name=COUNT,...")])
     request = SampleRequest(
@@ -128,8 +128,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         draw_population=args.draw_population,
         persona_counts=counts,
         overwrite=args.overwrite,
-        persona_weights=weights,
-        weights_source=f"posterior mean of {args.posterior}" if weights else "",
+        population=population,
+        population_source=f"posterior mean of {args.posterior}" if population else "",
         command="personagen " + " ".join(sys.argv[1:] if args.argv is None else args.argv),
     )
     total = sum(counts.values()) if counts else args.n
@@ -142,11 +142,12 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 def _cmd_fit(args: argparse.Namespace) -> int:
     import jax
 
-    from personagen.infer import fit_persona_weights
+    from personagen.fitting import fit_customers, fit_inference_data, fit_memberships
     from personagen.ingest import observations_from_table, read_customer_table
-    from personagen.posterior import check_diagnostics, to_inference_data, write_fit_outputs
-    from personagen.priors import build_prior_arrays
+    from personagen.posterior import check_diagnostics, write_fit_outputs
 
+    if args.mode == "learn" and args.priors is None:
+        args.priors = default_paths()["priors"].with_name("learn.yml")
     config = _load(args)
     table = read_customer_table(args.data)
     if args.transactions:
@@ -175,48 +176,56 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         )
     obs = observations_from_table(table, config.hierarchy, source=str(args.data))
     log.info("fitting %s customers (mode %s, method %s)", len(table), args.mode, args.method)
-    fit = fit_persona_weights(
-        build_prior_arrays(config),
+    fit = fit_customers(
+        config,
         obs,
+        mode=args.mode,
         key=jax.random.key(args.seed),
+        seed=args.seed,
+        n_personas=args.personas,
         method=args.method,
         num_warmup=args.num_warmup,
         num_samples=args.num_samples,
         num_chains=args.chains,
         progress_bar=not args.quiet,
     )
-    idata = to_inference_data(fit, obs, config, seed=args.seed, mode=args.mode)
+    idata = fit_inference_data(fit, obs)
+    ids = table["customer_id"].astype(str).tolist()
     paths = write_fit_outputs(
-        args.out,
-        idata,
-        fit,
-        table["customer_id"].astype(str).tolist(),
-        config.persona_names,
-        overwrite=args.overwrite,
+        args.out, idata, fit_memberships(fit, obs, ids), overwrite=args.overwrite
     )
     for warning in check_diagnostics(idata):
         log.warning(warning)
-    weights = fit.weights.reshape(-1, fit.weights.shape[-1])
+    weights = fit.result.weights.reshape(-1, fit.result.weights.shape[-1])
     lo, hi = np.quantile(weights, [0.05, 0.95], axis=0)
-    _out(f"{len(table):,} customers, method {fit.method}; persona weights (mean, 90% interval):")
-    for name, m, a, b in zip(config.persona_names, weights.mean(0), lo, hi, strict=True):
+    _out(
+        f"{len(table):,} customers, mode {fit.mode}, method {fit.result.method}; "
+        "persona weights (mean, 90% interval):"
+    )
+    for name, m, a, b in zip(fit.config.persona_names, weights.mean(0), lo, hi, strict=True):
         _out(f"  {name:<24} {m:.3f}  [{a:.3f}, {b:.3f}]")
+    if fit.mode == "learn":
+        _out(f"label switching fixed in {fit.label_switching:.1%} of the draws")
     _out(f"files: {paths.posterior}, {paths.summary}, {paths.memberships}")
     return 0
 
 
 def _cmd_assign(args: argparse.Namespace) -> int:
-    from personagen.infer import membership_probabilities, persona_log_likelihood
+    from personagen.infer import membership_probabilities
     from personagen.ingest import observations_from_table, read_customer_table
-    from personagen.posterior import memberships_table, read_posterior, weight_draws
+    from personagen.posterior import (
+        memberships_table,
+        posterior_config,
+        posterior_draws,
+        read_posterior,
+    )
     from personagen.priors import build_prior_arrays
 
-    config = _load(args)
-    draws = weight_draws(read_posterior(args.posterior, config))
+    idata = read_posterior(args.posterior, _load(args))
+    config = posterior_config(idata, _load(args))
     table = read_customer_table(args.data)
     obs = observations_from_table(table, config.hierarchy, source=str(args.data))
-    ll = persona_log_likelihood(build_prior_arrays(config), obs)
-    probs = membership_probabilities(ll, draws)
+    probs = membership_probabilities(build_prior_arrays(config), obs, posterior_draws(idata))
     check_writable([args.out], overwrite=args.overwrite)
     with atomic_path(args.out) as tmp:
         memberships_table(
@@ -305,9 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument(
         "--mode",
-        choices=("weights",),
+        choices=("weights", "profiles", "learn"),
         default="weights",
-        help="weights: persona weights with profiles fixed at their prior means",
+        help="weights: persona weights, profiles fixed at the YAML; profiles: weights and "
+        "profiles with the YAML as priors; learn: K personas from a one-persona template "
+        "(default priors/learn.yml)",
+    )
+    f.add_argument(
+        "--personas", type=_positive_int, help="K, the number of personas to learn (learn mode)"
     )
     f.add_argument("--method", choices=("auto", "nuts", "svi"), default="auto")
     f.add_argument("--seed", type=int, default=0)

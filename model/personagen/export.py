@@ -57,7 +57,12 @@ SUMMARY_SAMPLE = 100_000
 
 @dataclass(frozen=True)
 class SampleRequest:
-    """What to sample and where to write it."""
+    """What to sample and where to write it.
+
+    ``population`` replaces population sites (``persona_weights``,
+    ``department_profile``, ``order_value_loc``, ``purchase_rate_loc``) by given
+    values, e.g. posterior means; ``population_source`` says where they came from.
+    """
 
     out_dir: Path | str
     n_customers: int
@@ -69,8 +74,8 @@ class SampleRequest:
     basic_only: bool = False
     draw_population: bool = False
     persona_counts: Mapping[str, int] | None = None
-    persona_weights: Sequence[float] | None = None
-    weights_source: str = ""
+    population: Mapping[str, np.ndarray] | None = None
+    population_source: str = ""
     overwrite: bool = False
     command: str = ""
 
@@ -223,11 +228,15 @@ def _metadata(request: SampleRequest, config: PersonagenConfig, n: int) -> dict[
         "population": (
             "drawn"
             if request.draw_population
-            else f"persona weights from {request.weights_source}"
-            if request.persona_weights
+            else f"{', '.join(request.population)} from {request.population_source}"
+            if request.population
             else "prior means"
         ),
-        "persona_weights": list(request.persona_weights) if request.persona_weights else None,
+        "population_values": (
+            {k: np.asarray(v).tolist() for k, v in request.population.items()}
+            if request.population
+            else None
+        ),
         "persona_counts": dict(request.persona_counts) if request.persona_counts else None,
         "command": request.command,
         "sources": dict(config.sources),
@@ -273,13 +282,15 @@ def sample_to_files(
         )
         n = int(personas.shape[0])
     pop_key, customer_key = run_keys(request.seed)
-    if request.draw_population and request.persona_weights is not None:
+    if request.draw_population and request.population:
         raise ConfigError([Problem("--posterior", "", "cannot be combined with --draw-population")])
     pop = (
         draw_population(priors, key=pop_key) if request.draw_population else mean_population(priors)
     )
-    if request.persona_weights is not None:
-        pop = pop._replace(persona_weights=jnp.asarray(request.persona_weights, jnp.float32))
+    if request.population:
+        pop = pop._replace(
+            **{k: jnp.asarray(v, jnp.float32) for k, v in request.population.items()}
+        )
     layout = table_layout(config.hierarchy)
     segments = list(config.segments.segments)
     meta = {

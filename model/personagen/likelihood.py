@@ -174,9 +174,33 @@ class FitData(NamedTuple):
 
 def prepare_fit_data(priors: PriorArrays, obs: Observations) -> FitData:
     """Precompute the parameter-free parts of the log-likelihood (see :class:`FitData`)."""
-    n_customers = int(np.shape(obs.n_orders)[0])
-    n = jnp.asarray(obs.n_orders, jnp.float32)[:, None, None]
-    lifetime = jnp.asarray(obs.lifetime_months, jnp.float32)[:, None, None]
+    dept = np.asarray(obs.department_units)
+    rows, cols = np.nonzero(dept)
+    counts = dept[rows, cols]
+    pairs, pair_index = np.unique(np.column_stack([cols, counts]), axis=0, return_inverse=True)
+    priors = PriorArrays(
+        *(
+            v if name == "class_department" else jnp.asarray(v)
+            for name, v in priors._asdict().items()
+        )
+    )
+    dense = _prepare_dense(priors, Observations(*(jnp.asarray(v) for v in obs)), rows, counts)
+    return FitData(
+        **dense,
+        customer_concentration=jnp.asarray(priors.customer_concentration),
+        nz_customer=jnp.asarray(rows, jnp.int32),
+        nz_pair=jnp.asarray(pair_index.reshape(-1), jnp.int32),
+        pair_department=jnp.asarray(pairs[:, 0], jnp.int32),
+        pair_units=jnp.asarray(pairs[:, 1], jnp.float32),
+    )
+
+
+@jax.jit
+def _prepare_dense(priors: PriorArrays, obs: Observations, rows: Array, counts: Array) -> dict:
+    """Return the dense (N, ...) terms of :class:`FitData` (jitted: eager they take seconds)."""
+    n_customers = obs.n_orders.shape[0]
+    n = obs.n_orders.astype(jnp.float32)[:, None, None]
+    lifetime = obs.lifetime_months.astype(jnp.float32)[:, None, None]
     rate_sd2 = priors.log_rate_sd[:, None] ** 2 + priors.log_multiplier_sd[None, :] ** 2
     k = 1.0 / jnp.expm1(rate_sd2)  # gamma shape of gamma_from_lognormal, (P, S)
     order_constant = (
@@ -191,45 +215,32 @@ def prepare_fit_data(priors: PriorArrays, obs: Observations) -> FitData:
     units = dist.GammaPoisson(k_e, beta_e / n2).log_prob(obs.units[:, None] - n2)
     shift, scale = fenton_wilkinson(n2, priors.log_order_value_sd_order)
     revenue_sd = jnp.sqrt(priors.log_order_value_sd_customer**2 + scale**2)
-    log_revenue = jnp.log(jnp.asarray(obs.revenue, jnp.float32))[:, None]
-    total = jnp.asarray(obs.units, jnp.float32)[:, None]
+    log_revenue = jnp.log(obs.revenue.astype(jnp.float32))[:, None]
+    total = obs.units.astype(jnp.float32)[:, None]
     c = priors.customer_concentration[None, :]
-    dept = np.asarray(obs.department_units)
-    rows, cols = np.nonzero(dept)
-    x = jnp.asarray(dept[rows, cols], jnp.float32)
+    x = counts.astype(jnp.float32)
     multinomial = (
         gammaln(total + 1.0)
-        - jax.ops.segment_sum(gammaln(x + 1.0), jnp.asarray(rows), num_segments=n_customers)[
-            :, None
-        ]
-    )
-    pairs, pair_index = np.unique(
-        np.column_stack([cols, dept[rows, cols]]), axis=0, return_inverse=True
+        - jax.ops.segment_sum(gammaln(x + 1.0), rows, num_segments=n_customers)[:, None]
     )
     constant = units - log_revenue + gammaln(c) - gammaln(total + c) + multinomial
-    return FitData(
-        constant=constant,
-        order_constant=order_constant,
-        n_orders=n,
-        log_lifetime=jnp.log(lifetime),
-        log_revenue_centred=log_revenue - shift,
-        revenue_sd=revenue_sd,
-        order_shape=k,
-        order_log_mean_offset=priors.log_multiplier_loc[None, :] + 0.5 * rate_sd2,
-        customer_concentration=jnp.asarray(priors.customer_concentration),
-        nz_customer=jnp.asarray(rows, jnp.int32),
-        nz_pair=jnp.asarray(pair_index, jnp.int32),
-        pair_department=jnp.asarray(pairs[:, 0], jnp.int32),
-        pair_units=jnp.asarray(pairs[:, 1], jnp.float32),
-    )
+    return {
+        "constant": constant,
+        "order_constant": order_constant,
+        "n_orders": n,
+        "log_lifetime": jnp.log(lifetime),
+        "log_revenue_centred": log_revenue - shift,
+        "revenue_sd": revenue_sd,
+        "order_shape": k,
+        "order_log_mean_offset": priors.log_multiplier_loc[None, :] + 0.5 * rate_sd2,
+    }
 
 
 def fit_log_likelihood(pop: Population, data: FitData) -> Array:
     """Return the same (N, P) matrix as :func:`customer_log_likelihood`, from :class:`FitData`.
 
     Costs O(N P S) cheap operations plus O(U P) lgamma calls per evaluation instead
-    of O(N P D) lgamma calls;
-    ``tests/test_infer.py`` checks that both agree.
+    of O(N P D) lgamma calls; ``tests/test_fit_profiles.py`` checks that both agree.
     """
     k = data.order_shape
     log_mean = pop.purchase_rate_loc[:, None] + data.order_log_mean_offset  # (P, S)
