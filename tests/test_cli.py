@@ -176,6 +176,8 @@ def test_fit_and_assign(tmp_path, capsys):
                 "200",
                 "--seed",
                 "3",
+                "--predictive",
+                "2",
             ]
         )
         == 0
@@ -189,6 +191,9 @@ def test_fit_and_assign(tmp_path, capsys):
     assert idata.attrs["seed"] == 3 and idata.attrs["mode"] == "weights"
     assert "teenage_girl" in idata.attrs["config"]
     assert idata.log_likelihood["customer_log_lik"].shape == (2, 200, 400)
+    for group in (idata.prior_predictive, idata.posterior_predictive):
+        assert group["n_orders"].shape == (1, 2, 400)
+        assert group["department_units"].shape == (1, 2, 400, 21)
     summary = pd.read_csv(fit_dir / "summary.csv")
     assert {"mean", "sd", "hdi_5%", "hdi_95%", "r_hat", "ess_bulk"} <= set(summary.columns)
     members = pd.read_csv(fit_dir / "memberships.csv")
@@ -254,3 +259,36 @@ def test_sample_from_a_posterior(tmp_path, capsys):
     assert "teenage_girl" in capsys.readouterr().out
     counts = meta["rows"]
     assert counts == 500
+
+
+def test_learn_mode_round_trip(tmp_path, capsys):
+    """fit --mode learn, then sample and assign from its posterior with the template."""
+    from conftest import DATA
+
+    legacy = [
+        "--hierarchy",
+        str(ROOT / "priors" / "legacy_hierarchy.yml"),
+        "--priors",
+    ]
+    data = tmp_path / "data"
+    sample = ["sample", "--n", "300", "--out", str(data), "--basic-only", "--quiet"]
+    assert main([*sample, *legacy, str(ROOT / "priors" / "legacy.yml")]) == 0
+    table = str(data / "customer_sales_data_basic.parquet")
+    template = [*legacy, str(DATA / "learn_template.yml")]
+    fit = ["fit", table, "--out", str(tmp_path / "fit"), "--quiet", "--mode", "learn"]
+    assert main([*fit, *template]) == 2  # K missing
+    assert "learn mode needs --personas K" in capsys.readouterr().err
+    short = ["--num-warmup", "50", "--num-samples", "50", "--personas", "2"]
+    assert main([*fit, *short, *template]) == 0
+    out = capsys.readouterr().out
+    assert "persona_1" in out and "label switching fixed in" in out
+    posterior = str(tmp_path / "fit" / "posterior.nc")
+    look = ["sample", "--n", "200", "--out", str(tmp_path / "look"), "--posterior", posterior]
+    assert main([*look, "--quiet", "--basic-only", *template]) == 0
+    assert "persona_2" in capsys.readouterr().out
+    assign = ["assign", table, "--posterior", posterior, "--out", str(tmp_path / "a.csv")]
+    assert main([*assign, *legacy, str(ROOT / "priors" / "legacy.yml")]) == 2
+    assert "pass its one-persona template" in capsys.readouterr().err
+    assert main([*assign, *template]) == 0
+    header = (tmp_path / "a.csv").read_text().splitlines()[0]
+    assert header == "customer_id,p_persona_1,p_persona_2,most_likely_persona"

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from personagen.config import PersonagenConfig
 from personagen.infer import population_draws, thin_draws
+from personagen.ingest import observations_from_table
 from personagen.priors import PriorArrays, build_prior_arrays
 from personagen.simulate import draw_population, iter_customer_chunks, mean_population, run_keys
 from personagen.tables import basic_batch, table_layout
@@ -24,6 +25,7 @@ __all__ = [
     "department_share_report",
     "persona_colours",
     "posterior_predictive",
+    "predictive_group",
     "prior_predictive",
     "range_report",
     "sample_customers",
@@ -119,6 +121,24 @@ def posterior_predictive(
         frame["draw"] = d
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def predictive_group(table: pd.DataFrame, config: PersonagenConfig) -> dict[str, np.ndarray]:
+    """Turn simulated customers with a ``draw`` column into an InferenceData group.
+
+    Every draw must hold the same number of customers. The variables are the
+    observed-data variables of a fit (``n_orders``, ``units``, ``department_units``,
+    ``revenue``, ``lifetime_months``, ``recency_days``, ``return_rate``), each shaped
+    (1 chain, draws, customer, ...), so ArviZ's ``plot_ppc`` pairs them with the data.
+    """
+    per_draw = [
+        observations_from_table(group, config.hierarchy, source="simulated")
+        for _, group in table.groupby("draw", sort=True)
+    ]
+    return {
+        name: np.stack([np.asarray(getattr(o, name)) for o in per_draw])[None]
+        for name in per_draw[0]._fields
+    }
 
 
 def persona_colours(config: PersonagenConfig) -> dict[str, str]:

@@ -142,7 +142,12 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 def _cmd_fit(args: argparse.Namespace) -> int:
     import jax
 
-    from personagen.fitting import fit_customers, fit_inference_data, fit_memberships
+    from personagen.fitting import (
+        add_predictive_groups,
+        fit_customers,
+        fit_inference_data,
+        fit_memberships,
+    )
     from personagen.ingest import observations_from_table, read_customer_table
     from personagen.posterior import check_diagnostics, write_fit_outputs
 
@@ -190,6 +195,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         progress_bar=not args.quiet,
     )
     idata = fit_inference_data(fit, obs)
+    if args.predictive:
+        add_predictive_groups(
+            idata, fit, n_draws=args.predictive, n_customers=len(table), seed=args.seed
+        )
     ids = table["customer_id"].astype(str).tolist()
     paths = write_fit_outputs(
         args.out, idata, fit_memberships(fit, obs, ids), overwrite=args.overwrite
@@ -324,6 +333,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--personas", type=_positive_int, help="K, the number of personas to learn (learn mode)"
     )
     f.add_argument("--method", choices=("auto", "nuts", "svi"), default="auto")
+    f.add_argument(
+        "--predictive",
+        type=_positive_int,
+        metavar="DRAWS",
+        help="add prior and posterior predictive groups (DRAWS simulated data sets each, "
+        "as many customers as the data) to posterior.nc",
+    )
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--num-warmup", type=_positive_int, default=500)
     f.add_argument("--num-samples", type=_positive_int, default=500)

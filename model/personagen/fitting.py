@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MODES",
     "Fit",
+    "add_predictive_groups",
     "choose_personas",
     "fit_customers",
     "fit_inference_data",
@@ -176,3 +177,29 @@ def choose_personas(fits: Mapping[int, az.InferenceData]) -> tuple[int, pd.DataF
     best = table["elpd_loo"].max()
     within = table.index[table["elpd_loo"] >= best - table["dse"].fillna(0.0)]
     return int(min(within)), table
+
+
+def add_predictive_groups(
+    idata: az.InferenceData, fit: Fit, *, n_draws: int, n_customers: int, seed: int
+) -> None:
+    """Add ``prior_predictive`` and ``posterior_predictive`` groups to a fit's InferenceData.
+
+    Each holds ``n_draws`` simulated data sets of ``n_customers`` customers, from
+    population parameters drawn from the prior and from the posterior respectively.
+    """
+    from personagen.checks import posterior_predictive, predictive_group, prior_predictive
+
+    prior = prior_predictive(fit.config, n_draws=n_draws, n_customers=n_customers, seed=seed)
+    post = posterior_predictive(
+        fit.config, fit.result.draws, n_draws=n_draws, n_customers=n_customers, seed=seed
+    )
+    dims = {name: ["customer"] for name in ("n_orders", "units", "revenue")}
+    dims.update({name: ["customer"] for name in ("lifetime_months", "recency_days", "return_rate")})
+    dims["department_units"] = ["customer", "department"]
+    coords = {"department": list(fit.config.hierarchy.departments)}
+    idata.add_groups(
+        prior_predictive=predictive_group(prior, fit.config),
+        posterior_predictive=predictive_group(post, fit.config),
+        dims=dims,
+        coords=coords,
+    )
