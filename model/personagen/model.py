@@ -135,9 +135,10 @@ def persona_population(priors: PriorArrays) -> Population:
     """Draw the population sites that inference observes: weights, department profiles, locations.
 
     The class profiles are not drawn: ``class_profile`` is returned at its prior
-    mean (the YAML preferences). :func:`population_model` adds the class draws;
-    the ``profiles`` and ``learn`` fits (:mod:`personagen.fit_profiles`) use this
-    function alone, because the customers they observe carry no class counts.
+    mean (the YAML preferences); :func:`population_model` adds the class draws.
+    The ``profiles`` and ``learn`` fits use the same priors through
+    :func:`personagen.fit_profiles.fit_population`, which holds rare departments at
+    their prior share.
     """
     n_personas = priors.n_personas
     kappa = priors.profile_concentration
