@@ -121,6 +121,11 @@ def test_profiles_mode_recovers_shifted_profiles(profiles_fit):
 # SVI (multivariate normal guide) against NUTS on the same 2,000 customers: department
 # shares within 0.02 and order value locations within 0.05 (posterior sds are ~0.01 and ~0.03)
 SVI_SHARE_TOLERANCE = 0.02
+# The guide still drifts at the end: its full-data objective (~5e4 nats) moved 0.31 nats
+# (6 standard errors) over the last 300 steps at step size 1e-3, so `svi_converged` is
+# False and the CLI would say so. What this test checks is the means; a drift of 1 nat
+# moves them by far less than the tolerances above.
+SVI_DRIFT = 1.0
 SVI_VALUE_TOLERANCE = 0.05
 
 
@@ -129,7 +134,7 @@ def test_profiles_svi_agrees_with_nuts(profiles_fit):
 
     obs, _, nuts = profiles_fit
     svi = fit_profiles(nuts.priors, obs, key=jax.random.key(3), method="svi", num_samples=200)
-    assert svi.method == "svi" and svi.svi_loss_change < 1.0
+    assert svi.method == "svi" and svi.svi_loss_change < SVI_DRIFT
     mean = {k: v.reshape(-1, *v.shape[2:]).mean(0) for k, v in svi.draws.items()}
     ref = {k: v.reshape(-1, *v.shape[2:]).mean(0) for k, v in nuts.result.draws.items()}
     share_gap = np.abs(mean["department_profile"] - ref["department_profile"]).max()
@@ -138,6 +143,12 @@ def test_profiles_svi_agrees_with_nuts(profiles_fit):
 
 
 N_LEARN = 1_000
+# Tolerances from the posterior sds of the K = 3 fit (measured: weights 0.013-0.016,
+# department shares at most 0.0073, log order value locations 0.013-0.019): about 3 sd for
+# the weights, 4 sd of the largest for shares and order values.
+LEARN_WEIGHT_TOLERANCE = 0.05
+LEARN_SHARE_TOLERANCE = 0.03
+LEARN_VALUE_TOLERANCE = 0.08
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +165,8 @@ def learn_fits():
             n_personas=k,
             key=jax.random.key(k),
             seed=k,
-            num_warmup=200,
-            num_samples=200,
+            num_warmup=150,
+            num_samples=150,
         )
         for k in (2, 3, 4)
     }
@@ -174,11 +185,10 @@ def test_learn_mode_recovers_k_and_the_components(learn_fits):
     _, cols = linear_sum_assignment(cost)
     # learned personas are numbered by decreasing weight: 0.5, 0.3, 0.2
     assert list(cols) == [0, 1, 2]
-    # weights within 0.05 (sd of a weight from 1,000 customers is ~0.016: 3 sd) and
-    # department shares within 0.06 of the truth
-    assert np.abs(d["persona_weights"] - truth.weights).max() < 0.05
-    assert np.abs(d["department_profile"] - truth.department_probs).max() < 0.06
-    assert np.abs(d["order_value_loc"] - truth.log_order_value_loc).max() < 0.15
+    assert np.abs(d["persona_weights"] - truth.weights).max() < LEARN_WEIGHT_TOLERANCE
+    assert np.abs(d["department_profile"] - truth.department_probs).max() < LEARN_SHARE_TOLERANCE
+    value_error = np.abs(d["order_value_loc"] - truth.log_order_value_loc).max()
+    assert value_error < LEARN_VALUE_TOLERANCE
 
 
 def test_relabelling_undoes_a_permutation():

@@ -230,8 +230,9 @@ def _cmd_assign(args: argparse.Namespace) -> int:
     )
     from personagen.priors import build_prior_arrays
 
-    idata = read_posterior(args.posterior, _load(args))
-    config = posterior_config(idata, _load(args))
+    loaded = _load(args)
+    idata = read_posterior(args.posterior, loaded)
+    config = posterior_config(idata, loaded)
     table = read_customer_table(args.data)
     obs = observations_from_table(table, config.hierarchy, source=str(args.data))
     probs = membership_probabilities(build_prior_arrays(config), obs, posterior_draws(idata))

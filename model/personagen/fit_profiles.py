@@ -31,10 +31,10 @@ import numpyro
 import numpyro.distributions as dist
 from jax import Array
 from jax.scipy.special import logsumexp
-from numpyro.infer import MCMC, NUTS, SVI, Trace_ELBO, init_to_value
+from numpyro.infer import NUTS, init_to_value
 from numpyro.infer.autoguide import AutoMultivariateNormal
 
-from personagen.infer import NUTS_MAX_CUSTOMERS, FitResult, Method
+from personagen.infer import NUTS_MAX_CUSTOMERS, FitResult, Method, run_nuts, run_svi
 from personagen.likelihood import FitData, Observations, fit_log_likelihood, prepare_fit_data
 from personagen.model import Population
 from personagen.priors import PriorArrays
@@ -61,6 +61,30 @@ WARMUP_TREE_DEPTH = (7, 10)
 FITTED_SITES = ("persona_weights", "department_profile", "order_value_loc", "purchase_rate_loc")
 
 
+# The helpers below are jitted: numpyro runs the model eagerly while it sets up
+# NUTS, and every eager jnp operation compiles on its own (about 0.1 s each on
+# CPU); one jitted function compiles once. Inside the sampler they are inlined.
+@jax.jit
+def _free_components(kappa: Array, probs: Array) -> tuple[Array, Array]:
+    """Dirichlet concentrations ``kappa * theta0`` (P, D) and which of them are free."""
+    alpha = kappa * probs
+    return alpha, alpha >= MIN_FREE_CONCENTRATION
+
+
+@jax.jit
+def _normalise_free(raw: Array, free: Array, probs: Array) -> Array:
+    """Free gammas normalised to the free prior mass; the rest at their prior share."""
+    free_mass = jnp.sum(jnp.where(free, probs, 0.0), axis=-1, keepdims=True)
+    raw_free = jnp.where(free, raw, 0.0)
+    return jnp.where(free, raw_free / raw_free.sum(-1, keepdims=True) * free_mass, probs)
+
+
+@jax.jit
+def _mixture_log_lik(pop: Population, data: FitData) -> Array:
+    """Each customer's log-likelihood with the persona summed out, shape (N,)."""
+    return logsumexp(jnp.log(pop.persona_weights) + fit_log_likelihood(pop, data), axis=-1)
+
+
 def fit_population(priors: PriorArrays) -> Population:
     """Draw the fitted population sites, with rare departments held at their prior share.
 
@@ -76,10 +100,7 @@ def fit_population(priors: PriorArrays) -> Population:
     which is exactly the conditional Dirichlet (its mean is still ``theta0``).
     Everything else is :func:`personagen.model.persona_population`'s prior.
     """
-    kappa = priors.profile_concentration
-    alpha = kappa * priors.department_probs  # (P, D)
-    free = alpha >= MIN_FREE_CONCENTRATION
-    free_mass = jnp.sum(jnp.where(free, priors.department_probs, 0.0), axis=-1, keepdims=True)
+    alpha, free = _free_components(priors.profile_concentration, priors.department_probs)
     weights = numpyro.sample(
         "persona_weights", dist.Dirichlet(priors.weight_concentration * priors.weights)
     )
@@ -93,11 +114,9 @@ def fit_population(priors: PriorArrays) -> Population:
         purchase_rate_loc = numpyro.sample(
             "purchase_rate_loc", dist.Normal(priors.log_rate_loc, priors.location_sd)
         )
-    raw_free = jnp.where(free, raw, 0.0)
-    profile = jnp.where(
-        free, raw_free / raw_free.sum(-1, keepdims=True) * free_mass, priors.department_probs
+    profile = numpyro.deterministic(
+        "department_profile", _normalise_free(raw, free, priors.department_probs)
     )
-    profile = numpyro.deterministic("department_profile", profile)
     return Population(
         weights, profile, jnp.asarray(priors.class_probs), order_value_loc, purchase_rate_loc
     )
@@ -116,8 +135,7 @@ def profiles_model(priors: PriorArrays, data: FitData) -> None:
     pop = fit_population(priors)
     n_customers = data.constant.shape[0]
     with numpyro.plate("customers", n_customers, dim=-1):
-        ll = fit_log_likelihood(pop, data)
-        numpyro.factor("customer_log_lik", logsumexp(jnp.log(pop.persona_weights) + ll, axis=-1))
+        numpyro.factor("customer_log_lik", _mixture_log_lik(pop, data))
 
 
 def initial_values(obs: Observations, n_personas: int, *, seed: int) -> dict[str, np.ndarray]:
@@ -221,33 +239,36 @@ def fit_profiles(
     init_strategy = init_to_value(values=_start(pj, init))
     k_fit, k_draw = jax.random.split(key)
     if chosen == "nuts":
-        chain_method = "parallel" if jax.local_device_count() >= num_chains else "sequential"
-        mcmc = MCMC(
-            NUTS(profiles_model, init_strategy=init_strategy, max_tree_depth=WARMUP_TREE_DEPTH),
+        return run_nuts(
+            NUTS(
+                profiles_model,
+                init_strategy=init_strategy,
+                max_tree_depth=WARMUP_TREE_DEPTH,
+                dense_mass=True,  # weights and profiles are correlated (docs/inference.md)
+            ),
+            (pj, data),
+            key=k_fit,
+            sites=FITTED_SITES,
             num_warmup=num_warmup,
             num_samples=num_samples,
             num_chains=num_chains,
-            chain_method=chain_method,
             progress_bar=progress_bar,
             jit_model_args=True,  # data as arguments, not constants XLA tries to fold
+            one_device="vectorized",  # one compilation of the sampler, not one per chain
         )
-        mcmc.run(k_fit, pj, data, extra_fields=("diverging", "num_steps", "energy"))
-        samples = mcmc.get_samples(group_by_chain=True)
-        extra = mcmc.get_extra_fields(group_by_chain=True)
-        stats = {
-            "diverging": np.asarray(extra["diverging"]),
-            "n_steps": np.asarray(extra["num_steps"]),
-            "energy": np.asarray(extra["energy"]),
-        }
-        draws = {site: np.asarray(samples[site]) for site in FITTED_SITES}
-        return FitResult(draws, "nuts", stats, np.zeros(0))
     guide = AutoMultivariateNormal(profiles_model, init_loc_fn=init_strategy, init_scale=0.01)
-    optimizer = numpyro.optim.Adam(step_size=lambda i: 0.02 * 0.05 ** (i / svi_steps))
-    svi = SVI(profiles_model, guide, optimizer, Trace_ELBO())
-    result = svi.run(k_fit, svi_steps, pj, data, progress_bar=progress_bar)
-    flat = guide.sample_posterior(k_draw, result.params, sample_shape=(num_chains * num_samples,))
+    run = run_svi(
+        profiles_model,
+        guide,
+        (pj, data),
+        key=k_fit,
+        steps=svi_steps,
+        step_size=lambda i: 0.02 * 0.05 ** (i / svi_steps),
+        progress_bar=progress_bar,
+    )
+    flat = guide.sample_posterior(k_draw, run.params, sample_shape=(num_chains * num_samples,))
     draws = {
         site: np.asarray(flat[site]).reshape(num_chains, num_samples, *flat[site].shape[1:])
         for site in FITTED_SITES
     }
-    return FitResult(draws, "svi", {}, np.asarray(result.losses))
+    return FitResult(draws, "svi", {}, run.losses, run.loss_change, run.loss_se)

@@ -30,7 +30,7 @@ with warnings.catch_warnings():  # arviz 0.23 announces its 1.0 refactor on impo
     import arviz as az
 from personagen.config import PersonagenConfig
 from personagen.errors import ConfigError, DataError, Problem
-from personagen.infer import SVI_CONVERGED, FitResult, pointwise_log_likelihood
+from personagen.infer import FitResult, pointwise_log_likelihood, svi_settled
 from personagen.learn import exchangeable_config
 from personagen.likelihood import Observations
 from personagen.priors import build_prior_arrays
@@ -114,6 +114,7 @@ def to_inference_data(
     )
     if fit.method == "svi":
         idata.attrs["svi_loss_change"] = fit.svi_loss_change
+        idata.attrs["svi_loss_se"] = fit.svi_loss_se
     return idata
 
 
@@ -143,7 +144,7 @@ def check_diagnostics(idata: az.InferenceData) -> list[str]:
         if divergences:
             warnings.append(f"{divergences} divergent transitions")
     change = idata.attrs.get("svi_loss_change")
-    if change is not None and not change < SVI_CONVERGED:
+    if change is not None and not svi_settled(change, idata.attrs.get("svi_loss_se", 0.0)):
         warnings.append(
             f"SVI loss still changing ({change:.3g} nats over the last tenth of the steps); "
             "increase the number of steps"
