@@ -6,7 +6,7 @@ largest absolute error of the posterior mean weights against the truth, and peak
 RSS. Each row runs in a fresh process. Usage:
 
     python benchmarks/bench_fit.py                       # NUTS 2,000 and 20,000; SVI 100,000
-    python benchmarks/bench_fit.py --nuts 2000 --svi 100000 300000
+    python benchmarks/bench_fit.py --nuts 2000 --svi 100000 1000000   # 1M: subsampled SVI
 """
 
 from __future__ import annotations
