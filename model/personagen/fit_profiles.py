@@ -30,11 +30,17 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 from jax import Array
-from jax.scipy.special import logsumexp
 from numpyro.infer import NUTS, init_to_value
 from numpyro.infer.autoguide import AutoMultivariateNormal
 
-from personagen.infer import NUTS_MAX_CUSTOMERS, FitResult, Method, run_nuts, run_svi
+from personagen.infer import (
+    NUTS_MAX_CUSTOMERS,
+    FitResult,
+    Method,
+    mixture_log_lik,
+    run_nuts,
+    run_svi,
+)
 from personagen.likelihood import FitData, Observations, fit_log_likelihood, prepare_fit_data
 from personagen.model import Population
 from personagen.priors import PriorArrays
@@ -82,7 +88,7 @@ def _normalise_free(raw: Array, free: Array, probs: Array) -> Array:
 @jax.jit
 def _mixture_log_lik(pop: Population, data: FitData) -> Array:
     """Each customer's log-likelihood with the persona summed out, shape (N,)."""
-    return logsumexp(jnp.log(pop.persona_weights) + fit_log_likelihood(pop, data), axis=-1)
+    return mixture_log_lik(pop.persona_weights, fit_log_likelihood(pop, data))
 
 
 def fit_population(priors: PriorArrays) -> Population:

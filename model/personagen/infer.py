@@ -40,6 +40,7 @@ __all__ = [
     "FitResult",
     "fit_persona_weights",
     "membership_probabilities",
+    "mixture_log_lik",
     "persona_log_likelihood",
     "pointwise_log_likelihood",
     "population_draws",
@@ -97,16 +98,16 @@ def weights_model(
     weights = numpyro.sample("persona_weights", dist.Dirichlet(prior_concentration))
     if batch_size is None:
         with numpyro.plate("customers", n_customers, dim=-1):
-            numpyro.factor("customer_log_lik", _mixture(weights, log_lik))
+            numpyro.factor("customer_log_lik", mixture_log_lik(weights, log_lik))
         return
     rows = jax.random.randint(numpyro.prng_key(), (batch_size,), 0, n_customers)
     with handlers.scale(scale=n_customers / batch_size):
-        numpyro.factor("customer_log_lik", _mixture(weights, log_lik[rows]).sum())
+        numpyro.factor("customer_log_lik", mixture_log_lik(weights, log_lik[rows]).sum())
 
 
 @jax.jit
-def _mixture(weights: Array, log_lik: Array) -> Array:
-    """``logsumexp_p(log w_p + log_lik[i, p])`` per customer."""
+def mixture_log_lik(weights: Array, log_lik: Array) -> Array:
+    """``logsumexp_p(log w_p + log_lik[..., p])``: the persona summed out, per customer."""
     return logsumexp(jnp.log(weights) + log_lik, axis=-1)
 
 
@@ -438,7 +439,7 @@ def pointwise_log_likelihood(
 
     def one(pop: Population) -> Array:
         ll = customer_log_likelihood(pop, pj, obs)
-        return logsumexp(jnp.log(pop.persona_weights) + ll, axis=-1)
+        return mixture_log_lik(pop.persona_weights, ll)
 
     out = jax.jit(lambda p: jax.lax.map(one, p))(pops)
     return np.asarray(out).reshape(*shape, -1)
