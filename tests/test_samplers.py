@@ -9,7 +9,16 @@ import numpyro.distributions as dist
 import pytest
 import scipy.stats as ss
 
-from personagen._samplers import hash_normal, hash_uniform, log_gamma, poisson, systematic_counts
+from personagen._samplers import (
+    binomial,
+    cumsum,
+    hash_normal,
+    hash_uniform,
+    log_gamma,
+    multinomial,
+    poisson,
+    systematic_counts,
+)
 from personagen.distributions import (
     FastDirichletMultinomial,
     GroupedDirichletMultinomial,
@@ -150,3 +159,46 @@ def test_poisson_matches_poisson_law(lam):
     stat = ((observed[keep] - expected[keep]) ** 2 / expected[keep]).sum()
     assert stat < ss.chi2(max(keep.sum() - 1, 1)).ppf(0.999)
     assert abs(x.mean() - lam) < 4 * np.sqrt(lam / N_KS)
+
+
+@pytest.mark.parametrize(
+    ("n", "p"),
+    [(5, 0.5), (33, 0.31), (100, 0.11), (200, 0.5), (1000, 0.9), (5000, 0.02), (40000, 0.37)],
+)
+def test_binomial_matches_binomial_law(n, p):
+    # (33, 0.31) and (100, 0.11) sit just above the inversion/BTRS switch at n q = 10;
+    # (1000, 0.9) is drawn through the flip n - Binomial(n, 0.1).
+    x = np.asarray(binomial(jax.random.key(4), jnp.full((N_KS,), n), jnp.full((N_KS,), p)))
+    assert x.min() >= 0 and x.max() <= n
+    expected = ss.binom(n, p).pmf(np.arange(n + 1)) * N_KS
+    observed = np.bincount(x, minlength=n + 1)
+    keep = expected >= 50  # chi-square needs expected counts of 50 or more per cell
+    stat = ((observed[keep] - expected[keep]) ** 2 / expected[keep]).sum()
+    assert stat < ss.chi2(max(keep.sum() - 1, 1)).ppf(0.999)
+    assert abs(x.mean() - n * p) < 4 * np.sqrt(n * p * (1 - p) / N_KS)
+
+
+def test_binomial_edge_cases_are_exact():
+    n = jnp.array([0, 7, 7, 12])
+    p = jnp.array([0.3, 0.0, 1.0, 0.5])
+    draws = np.asarray(binomial(jax.random.key(5), jnp.tile(n, 1000), jnp.tile(p, 1000)))
+    draws = draws.reshape(1000, 4)
+    assert (draws[:, 0] == 0).all() and (draws[:, 1] == 0).all() and (draws[:, 2] == 7).all()
+    assert set(np.unique(draws[:, 3])) <= set(range(13))
+
+
+def test_multinomial_sums_exactly_and_matches_the_means():
+    probs = jnp.array([0.1, 0.2, 0.3, 0.25, 0.15])
+    total = 50
+    counts = np.asarray(multinomial(jax.random.key(6), jnp.full((N_KS,), total), probs))
+    assert (counts.sum(axis=1) == total).all() and counts.min() >= 0
+    # each cell is Binomial(total, p_j): mean within 4 standard errors
+    se = np.sqrt(total * probs * (1 - probs) / N_KS)
+    assert np.all(np.abs(counts.mean(axis=0) - total * np.asarray(probs)) < 4 * se)
+
+
+def test_cumsum_matches_numpy_on_long_axes():
+    x = np.asarray(jax.random.uniform(jax.random.key(7), (50, 394)))
+    np.testing.assert_allclose(np.asarray(cumsum(jnp.asarray(x))), np.cumsum(x, -1), rtol=1e-5)
+    units = np.asarray(jax.random.randint(jax.random.key(8), (50, 394), 0, 100), np.int32)
+    assert (np.asarray(cumsum(jnp.asarray(units))) == np.cumsum(units, -1)).all()

@@ -266,8 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--chunk-size",
         type=_positive_int,
-        default=50_000,
-        help="customers per batch; does not change the data",
+        default=None,
+        help="customers per batch (default 100,000 basic-only, 10,000 with the enriched "
+        "table); does not change the data",
     )
     _add_config_args(s)
     s.add_argument("--locale", default="en_US", choices=("en_US", "en_GB", "en_IE"))

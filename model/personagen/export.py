@@ -40,7 +40,9 @@ from personagen.simulate import (
 from personagen.tables import basic_batch, enriched_batch, table_layout
 
 __all__ = [
+    "BASIC_CHUNK",
     "BASIC_STEM",
+    "ENRICHED_CHUNK",
     "ENRICHED_STEM",
     "SampleRequest",
     "SampleSummary",
@@ -51,6 +53,11 @@ __all__ = [
 BASIC_STEM = "customer_sales_data_basic"
 ENRICHED_STEM = "customer_sales_data_enriched"
 Format = Literal["csv", "parquet"]
+#: Default customers per chunk. A chunk is one compiled batch and one Parquet row
+#: group; an enriched chunk (859 columns) holds about 8 KB per customer while it
+#: is converted, so its default is smaller (peak memory, docs/benchmarks.md).
+BASIC_CHUNK = 100_000
+ENRICHED_CHUNK = 10_000
 #: Quartiles in the summary come from the first customers of the run (an iid sample).
 SUMMARY_SAMPLE = 100_000
 
@@ -59,6 +66,8 @@ SUMMARY_SAMPLE = 100_000
 class SampleRequest:
     """What to sample and where to write it.
 
+    ``chunk_size`` (customers per batch) does not change the data; by default
+    :data:`BASIC_CHUNK` or, with the enriched table, :data:`ENRICHED_CHUNK`.
     ``population`` replaces population sites (``persona_weights``,
     ``department_profile``, ``order_value_loc``, ``purchase_rate_loc``) by given
     values, e.g. posterior means; ``population_source`` says where they came from.
@@ -67,7 +76,7 @@ class SampleRequest:
     out_dir: Path | str
     n_customers: int
     seed: int
-    chunk_size: int = 50_000
+    chunk_size: int | None = None
     file_format: Format = "parquet"
     locale: str = "en_US"
     as_of: dt.date = dt.date(2026, 1, 1)
@@ -334,7 +343,8 @@ def sample_to_files(
             priors,
             key=customer_key,
             n_customers=n,
-            chunk_size=request.chunk_size,
+            chunk_size=request.chunk_size
+            or (BASIC_CHUNK if request.basic_only else ENRICHED_CHUNK),
             enriched=not request.basic_only,
             personas=personas,
         ):

@@ -74,6 +74,7 @@ import numpyro.distributions as dist
 from jax import Array
 
 from personagen.distributions import (
+    FastBinomial,
     FastDirichletMultinomial,
     FastGamma,
     FastMultinomial,
@@ -317,7 +318,9 @@ def customer_details(
     kind = jnp.asarray(priors.department_size_kind)
     kids = jnp.sum(jnp.where(kind == SIZE_KIND_KIDS, dept_units, 0), axis=-1)
     adult = jnp.sum(jnp.where(kind == SIZE_KIND_ADULT, dept_units, 0), axis=-1)
-    baby = numpyro.sample("baby_units", dist.Binomial(kids, jnp.asarray(priors.baby_share)[z]))
+    baby = numpyro.sample(
+        "baby_units", FastBinomial(jnp.asarray(priors.baby_share)[z], total_count=kids)
+    )
     sizes = numpyro.sample(
         "adult_size_units", FastMultinomial(jnp.asarray(priors.adult_size_probs)[z], adult)
     )

@@ -24,6 +24,7 @@ import numpy as np
 from jax import Array
 from numpyro import handlers
 
+from personagen._samplers import cumsum
 from personagen.model import Population, customer_core, customer_details, population_means
 from personagen.model import population_model as _population_model
 from personagen.priors import SIZE_KIND_KIDS, PriorArrays
@@ -112,7 +113,7 @@ def _one_core(pop, priors, key, persona):
     units = site["units"]
     revenue_cents = jnp.maximum(jnp.round(site["total_revenue"] * 100.0), 1.0).astype(jnp.int32)
     dept_units = site["department_units"]
-    dept_cents = _diff0(_cum_cents(revenue_cents, jnp.cumsum(dept_units, -1), units))
+    dept_cents = _diff0(_cum_cents(revenue_cents, cumsum(dept_units), units))
     lifetime_days = jnp.maximum(jnp.round(site["lifetime_months"] * DAYS_PER_MONTH), 1.0)
     lifetime_days = lifetime_days.astype(jnp.int32)
     recency = jnp.minimum(jnp.floor(site["recency_days"]).astype(jnp.int32), lifetime_days)
@@ -134,9 +135,7 @@ def _one_details(pop, priors, key, core):
     site_core = {"persona": core["persona"], "department_units": core["department_units"]}
     d = handlers.seed(customer_details, jax.random.fold_in(key, 1))(pop, priors, site_core)
     class_units = d["class_units"]
-    class_cents = _diff0(
-        _cum_cents(core["revenue_cents"], jnp.cumsum(class_units, -1), core["units"])
-    )
+    class_cents = _diff0(_cum_cents(core["revenue_cents"], cumsum(class_units), core["units"]))
     kind = jnp.asarray(priors.department_size_kind)
     kids = jnp.sum(jnp.where(kind == SIZE_KIND_KIDS, core["department_units"], 0), axis=-1)
     return {
