@@ -6,6 +6,10 @@ Compilation is excluded by a warm-up run of one chunk in the same process
 
     python benchmarks/bench_sample.py                 # default sizes
     python benchmarks/bench_sample.py --basic 1000000 10000000 --enriched 100000 1000000
+    python benchmarks/bench_sample.py --repeat 3      # median of three runs per row
+
+The machine's speed varies from minute to minute (a shared virtual machine),
+so ``--repeat`` reports the median run and the range of customers/s.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import json
 import subprocess
 import sys
 import tempfile
+
+from personagen.export import BASIC_CHUNK, ENRICHED_CHUNK
 
 CHILD = r"""
 import json, resource, sys, time, pathlib, tempfile
@@ -53,21 +59,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--basic", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--enriched", type=int, nargs="*", default=[20_000, 100_000])
-    parser.add_argument("--basic-chunk", type=int, default=100_000)
-    parser.add_argument("--enriched-chunk", type=int, default=10_000)
+    parser.add_argument("--basic-chunk", type=int, default=BASIC_CHUNK)
+    parser.add_argument("--enriched-chunk", type=int, default=ENRICHED_CHUNK)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per row (median reported)")
     args = parser.parse_args()
     print(
         f"{'table':<9} {'N':>11} {'chunk':>8} {'seconds':>8} {'cust/s':>10} {'MB':>9} "
-        f"{'MB/s':>7} {'peak RSS MB':>12} {'warm-up s':>10}"
+        f"{'MB/s':>7} {'peak RSS MB':>12} {'warm-up s':>10} {'cust/s range':>20}"
     )
     runs = [(n, False, args.basic_chunk) for n in args.basic]
     runs += [(n, True, args.enriched_chunk) for n in args.enriched]
     for n, enriched, chunk in runs:
-        r = measure(n, enriched, min(chunk, n))
+        runs_here = sorted(
+            (measure(n, enriched, min(chunk, n)) for _ in range(args.repeat)),
+            key=lambda r: r["customers_per_s"],
+        )
+        r = runs_here[len(runs_here) // 2]
+        spread = f"{runs_here[0]['customers_per_s']:,.0f}-{runs_here[-1]['customers_per_s']:,.0f}"
         print(
             f"{r['table']:<9} {r['n']:>11,} {r['chunk']:>8,} {r['seconds']:>8.2f} "
             f"{r['customers_per_s']:>10,.0f} {r['mb_written']:>9.1f} {r['mb_per_s']:>7.1f} "
-            f"{r['peak_rss_mb']:>12.0f} {r['warmup_s']:>10.1f}",
+            f"{r['peak_rss_mb']:>12.0f} {r['warmup_s']:>10.1f} {spread:>20}",
             flush=True,
         )
 
