@@ -10,6 +10,8 @@ draw.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -170,6 +172,22 @@ def systematic_counts(fractions: Array, total: Array, offset: Array) -> Array:
     return jnp.diff(jnp.concatenate([first, edges], axis=-1), axis=-1)
 
 
+def _invert_cdf(u: Array, pmf0: Array, step: Callable[[int], Array]) -> Array:
+    """Count how many of the first ``_POISSON_STEPS`` CDF values lie below ``u``.
+
+    Inversion with a fixed number of unrolled steps: ``pmf(k + 1) = pmf(k) *
+    step(k)``, starting from ``pmf(0) = pmf0``; ``step`` multiplies by constant
+    reciprocals, so no step divides.
+    """
+    pmf, cdf = pmf0, pmf0
+    count = jnp.zeros(u.shape, jnp.int32)
+    for k in range(_POISSON_STEPS):
+        count = count + (u > cdf).astype(jnp.int32)
+        pmf = pmf * step(k)
+        cdf = cdf + pmf
+    return count
+
+
 #: Below this mean, Poisson draws use inversion with a fixed number of steps.
 POISSON_INVERSION_MAX = 10.0
 _POISSON_STEPS = 40
@@ -202,14 +220,9 @@ def poisson(key: Array, lam: Array) -> Array:
     k_inv, k_u, k_v, k_z = jax.random.split(key, 4)
     # inversion for small means
     small = jnp.minimum(lam, POISSON_INVERSION_MAX)
-    u0 = hash_uniform(k_inv, lam.shape)
-    p = jnp.exp(-small)
-    cdf = p
-    x_small = jnp.zeros(lam.shape, jnp.int32)
-    for k in range(1, _POISSON_STEPS + 1):
-        x_small = x_small + (u0 > cdf).astype(jnp.int32)
-        p = p * small * (1.0 / k)  # a constant reciprocal: no division per step
-        cdf = cdf + p
+    x_small = _invert_cdf(
+        hash_uniform(k_inv, lam.shape), jnp.exp(-small), lambda k: small * (1.0 / (k + 1))
+    )
     # PTRS for large means
     big = jnp.maximum(lam, POISSON_INVERSION_MAX)
     slam = jnp.sqrt(big)
@@ -309,16 +322,12 @@ def binomial(key: Array, n: Array, p: Array) -> Array:
     q = jnp.clip(jnp.where(flip, 1.0 - p, p), 0.0, 0.5)
     use_inversion = n * q < BINOMIAL_INVERSION_MAX
     k_inv, k_u, k_v, k_z = jax.random.split(key, 4)
-    # inversion: pmf(k + 1) = pmf(k) * (n - k) / (k + 1) * q / (1 - q)
     ratio = q / (1.0 - q)
-    pmf = jnp.exp(n * jnp.log1p(-q))
-    cdf = pmf
-    u0 = hash_uniform(k_inv, shape)
-    x_small = jnp.zeros(shape, jnp.int32)
-    for k in range(_POISSON_STEPS):
-        x_small = x_small + (u0 > cdf).astype(jnp.int32)
-        pmf = pmf * jnp.maximum(n - k, 0.0) / (k + 1) * ratio
-        cdf = cdf + pmf
+    x_small = _invert_cdf(
+        hash_uniform(k_inv, shape),
+        jnp.exp(n * jnp.log1p(-q)),
+        lambda k: jnp.maximum(n - k, 0.0) * (1.0 / (k + 1)) * ratio,
+    )
     x_small = jnp.minimum(x_small, n.astype(jnp.int32))
     # BTRS (Hörmann 1993); lanes that use inversion get harmless parameters
     nb = jnp.where(use_inversion, 1e4, n)
