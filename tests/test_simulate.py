@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from personagen import ConfigError, load_config
@@ -256,6 +257,27 @@ def test_failed_run_leaves_no_complete_looking_file(config, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         sample_to_files(config, req, progress=boom)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("n_customers", [1_000, 3_000])  # last chunk, and mid-run
+@pytest.mark.parametrize("failing", ["enriched", "both"])
+def test_encoding_error_stops_the_run_and_leaves_no_file(
+    config, tmp_path, monkeypatch, n_customers, failing
+):
+    # Each file is encoded in a thread of its own: its error must reach the caller,
+    # and the other file, even if complete, must not be left behind either.
+    original = pq.ParquetWriter.write_batch
+
+    def write_batch(self, batch, *args, **kwargs):
+        if failing == "both" or batch.num_columns > 100:
+            raise OSError("disk full")
+        return original(self, batch, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_batch", write_batch)
+    req = SampleRequest(out_dir=tmp_path, n_customers=n_customers, seed=0, chunk_size=1_000)
+    with pytest.raises(OSError, match="disk full"):
+        sample_to_files(config, req)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,9 +1,10 @@
 """Sample a synthetic customer base to files: tables, data dictionary, metadata.
 
-Sampling (JAX) and writing (Arrow) run in a two-stage pipeline: the main
-thread samples chunk ``k + 1`` while a writer thread converts and writes chunk
-``k``; both release the GIL for their heavy work. Memory is bounded by a few
-chunks whatever the number of customers. Every file is written under a
+Sampling (JAX) and writing (Arrow) run as a pipeline: the main thread samples
+chunk ``k + 1`` while a writer thread builds the Arrow batches of chunk ``k``
+and each output file encodes its batches in a thread of its own; JAX and Arrow
+release the GIL for their heavy work. Memory is bounded by a few chunks
+whatever the number of customers. Every file is written under a
 temporary name and renamed when complete; ``metadata.json`` is written last.
 """
 
@@ -181,7 +182,13 @@ def persona_counts(
 
 
 class _Sink:
-    """A streaming CSV or Parquet writer onto a temporary path."""
+    """A streaming CSV or Parquet writer onto a temporary path, in its own thread.
+
+    ``write`` hands the batch to the sink's thread and returns, so the two files
+    are encoded at the same time as each other and as the next chunk's batches
+    (Arrow releases the GIL while it encodes). At most one batch waits per sink.
+    An encoding error is raised by the next ``write`` or by ``close``.
+    """
 
     def __init__(self, path: Path, schema: pa.Schema, fmt: Format, meta: dict[str, str]):
         self.path = path
@@ -202,12 +209,39 @@ class _Sink:
             )
         else:
             self._writer = pacsv.CSVWriter(tmp, schema)
+        self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=1)
+        self._failure: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, name=f"personagen-{path.name}")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._failure:
+                continue  # drain; the error is reported by write or finish
+            try:
+                self._writer.write_batch(batch)
+            except BaseException as exc:
+                self._failure.append(exc)
 
     def write(self, batch: pa.RecordBatch) -> None:
-        self._writer.write_batch(batch)
+        """Queue one batch; raise an earlier encoding error of this sink."""
+        if self._failure:
+            raise self._failure[0]
+        self._queue.put(batch)
 
-    def close(self, error: BaseException | None) -> None:
-        self._writer.close()
+    def finish(self) -> BaseException | None:
+        """Write what is queued and the file's footer; return this sink's error, if any."""
+        self._queue.put(None)
+        self._thread.join()
+        try:
+            self._writer.close()
+        except BaseException as exc:
+            self._failure.append(exc)
+        return self._failure[0] if self._failure else None
+
+    def commit(self, error: BaseException | None) -> None:
+        """Rename the finished file into place, or remove it if the run failed."""
         if error is None:
             self._ctx.__exit__(None, None, None)
         else:
@@ -315,11 +349,18 @@ def sample_to_files(
         "personagen.as_of": request.as_of.isoformat(),
     }
     summary = SampleSummary(names, config.hierarchy.departments)
-    sinks = {"basic": _Sink(paths["basic"], layout.basic_schema, request.file_format, meta)}
-    if not request.basic_only:
-        sinks["enriched"] = _Sink(
-            paths["enriched"], layout.enriched_schema, request.file_format, meta
-        )
+    sinks: dict[str, _Sink] = {}
+    try:
+        sinks["basic"] = _Sink(paths["basic"], layout.basic_schema, request.file_format, meta)
+        if not request.basic_only:
+            sinks["enriched"] = _Sink(
+                paths["enriched"], layout.enriched_schema, request.file_format, meta
+            )
+    except BaseException as exc:
+        for sink in sinks.values():
+            sink.finish()
+            sink.commit(exc)
+        raise
     work: queue.Queue[CustomerChunk | None] = queue.Queue(maxsize=2)
     failure: list[BaseException] = []
 
@@ -364,7 +405,10 @@ def sample_to_files(
         thread.join()
     error = error or (failure[0] if failure else None)
     for sink in sinks.values():
-        sink.close(error)
+        own = sink.finish()  # always: it joins the sink's thread
+        error = error or own
+    for sink in sinks.values():
+        sink.commit(error)
     if error is not None:
         raise error
     _write_dictionary(paths["dictionary"], layout, request.basic_only)
