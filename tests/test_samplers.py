@@ -72,6 +72,22 @@ def test_fast_dirichlet_multinomial_moments(total):
     assert np.all(np.abs(x.var(0) - var) < 4 * var * np.sqrt(2 / N_DM) + 0.25)
 
 
+@pytest.mark.parametrize("totals", [(1, 7, 150), (150, 0, 3)])
+def test_grouped_dirichlet_multinomial_moments_per_group(totals):
+    # Each group is its own Dirichlet-multinomial with concentration c_g = sum of its
+    # class concentrations; same tolerances as the ungrouped test above (N_DM draws).
+    group = np.repeat(np.arange(3), [4, 1, 3])
+    conc = np.array([25.0, 15.0, 7.5, 2.5, 3.0, 1.0, 2.0, 12.0])
+    d = GroupedDirichletMultinomial(jnp.asarray(conc), jnp.asarray(totals), group)
+    x = np.asarray(d.sample(jax.random.key(2), (N_DM,)))
+    n = np.asarray(totals)[group]
+    c = np.array([conc[group == g].sum() for g in range(3)])[group]
+    p = conc / c
+    var = n * p * (1 - p) * (n + c) / (1 + c)
+    assert np.all(np.abs(x.mean(0) - n * p) < 4 * np.sqrt(var / N_DM) + 1e-9)
+    assert np.all(np.abs(x.var(0) - var) < 4 * var * np.sqrt(2 / N_DM) + 0.25)
+
+
 def test_effective_concentration_limits():
     assert float(effective_concentration(jnp.float32(50.0), jnp.int32(1))) == pytest.approx(1e-3)
     assert float(effective_concentration(jnp.float32(50.0), jnp.int32(10_000))) == pytest.approx(

@@ -21,6 +21,7 @@ from personagen._samplers import (
     cumsum,
     hash_uniform,
     log_gamma,
+    matmul,
     multinomial,
     poisson,
     systematic_counts,
@@ -121,9 +122,16 @@ class FastDirichletMultinomial(dist.DirichletMultinomial):
 
 
 def _segment_sum(x: Array, index: np.ndarray, n: int) -> Array:
-    """Sum the last axis of ``x`` into ``n`` groups given by ``index``."""
+    """Sum the last axis of ``x`` into ``n`` groups given by ``index`` (for ``log_prob``)."""
     onehot = jnp.asarray(index[:, None] == np.arange(n)[None, :], x.dtype)
-    return x @ onehot
+    return matmul(x, onehot)
+
+
+def _group_bounds(cum: Array, ends: np.ndarray) -> tuple[Array, Array]:
+    """Cumulative sum before each group and at its end (groups sorted, ending at ``ends``)."""
+    at_end = cum[..., ends]
+    before = jnp.concatenate([jnp.zeros_like(at_end[..., :1]), at_end[..., :-1]], axis=-1)
+    return before, at_end
 
 
 class GroupedDirichletMultinomial(dist.Distribution):
@@ -163,23 +171,25 @@ class GroupedDirichletMultinomial(dist.Distribution):
         shape = sample_shape + self.batch_shape
         conc = jnp.broadcast_to(self.concentration, shape + self.event_shape)
         totals = jnp.broadcast_to(self.totals, (*shape, self.n_groups)).astype(jnp.int32)
-        group_conc = _segment_sum(conc, self.group, self.n_groups)
+        # Group sums come from differences of cumulative sums at the group ends, not
+        # from a product with a one-hot matrix: on a GPU the rounding of that product
+        # depends on the batch size, so a customer's classes depended on the chunk
+        # size (docs/sampling.md); cumulative sums are elementwise per customer.
+        ends = np.append(np.flatnonzero(self.group[1:] != self.group[:-1]), self.group.size - 1)
+        before, at_end = _group_bounds(cumsum(conc), ends)
+        group_conc = at_end - before
         c_eff = effective_concentration(group_conc, totals)
         alpha = (c_eff / group_conc)[..., self.group] * conc
         k_gamma, k_offset = jax.random.split(key)
         log_w = log_gamma(k_gamma, alpha)
-        # normalise within each group (stable: subtract the group max first)
+        # weights within each group, scaled by the group max (stable), then cumulated
         group_max = jax.ops.segment_max(
             jnp.moveaxis(log_w, -1, 0), self.group, self.n_groups, indices_are_sorted=True
         )
-        w = jnp.exp(log_w - jnp.moveaxis(group_max, 0, -1)[..., self.group])
-        w = w / _segment_sum(w, self.group, self.n_groups)[..., self.group]
-        cum = cumsum(w)
-        starts = np.searchsorted(self.group, np.arange(self.n_groups))
-        before = jnp.concatenate([jnp.zeros_like(cum[..., :1]), cum[..., :-1]], axis=-1)
-        within = cum - before[..., starts][..., self.group]
-        is_last = np.append(self.group[1:] != self.group[:-1], True)
-        within = jnp.clip(jnp.where(is_last, 1.0, within), 0.0, 1.0)
+        cum = cumsum(jnp.exp(log_w - jnp.moveaxis(group_max, 0, -1)[..., self.group]))
+        before, at_end = _group_bounds(cum, ends)
+        within = (cum - before[..., self.group]) / (at_end - before)[..., self.group]
+        within = jnp.clip(within.at[..., ends].set(1.0), 0.0, 1.0)
         offset = hash_uniform(k_offset, (*shape, self.n_groups))
         tot = totals.astype(jnp.float32)[..., self.group]
         edges = jnp.floor(tot * within + offset[..., self.group]).astype(jnp.int32)

@@ -21,6 +21,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Literal
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pyarrow as pa
@@ -264,6 +265,9 @@ def _metadata(request: SampleRequest, config: PersonagenConfig, n: int) -> dict[
         "personagen_version": version("personagen"),
         "jax_version": version("jax"),
         "jaxlib_version": version("jaxlib"),
+        # The same seed gives other draws on a GPU than on the CPU (docs/sampling.md).
+        "jax_backend": jax.default_backend(),
+        "device": jax.devices()[0].device_kind,
         "numpyro_version": version("numpyro"),
         "faker_version": version("faker"),
         "python_version": platform.python_version(),
