@@ -24,6 +24,7 @@ from personagen.export import BASIC_CHUNK, ENRICHED_CHUNK
 
 CHILD = r"""
 import json, resource, sys, time, pathlib, tempfile
+import jax
 from personagen import load_config
 from personagen.export import SampleRequest, sample_to_files
 n, enriched, chunk = int(sys.argv[1]), sys.argv[2] == "1", int(sys.argv[3])
@@ -41,7 +42,8 @@ size = sum(p.stat().st_size for p in (out / "run").iterdir())
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"n": n, "table": "enriched" if enriched else "basic", "chunk": chunk,
                   "seconds": dt, "customers_per_s": n / dt, "mb_written": size / 1e6,
-                  "mb_per_s": size / 1e6 / dt, "peak_rss_mb": rss, "warmup_s": warm}))
+                  "mb_per_s": size / 1e6 / dt, "peak_rss_mb": rss, "warmup_s": warm,
+                  "device": jax.devices()[0].device_kind}))
 """
 
 
@@ -69,12 +71,14 @@ def main() -> None:
     )
     runs = [(n, False, args.basic_chunk) for n in args.basic]
     runs += [(n, True, args.enriched_chunk) for n in args.enriched]
+    devices = set()
     for n, enriched, chunk in runs:
         runs_here = sorted(
             (measure(n, enriched, min(chunk, n)) for _ in range(args.repeat)),
             key=lambda r: r["customers_per_s"],
         )
         r = runs_here[len(runs_here) // 2]
+        devices.update(x["device"] for x in runs_here)
         spread = f"{runs_here[0]['customers_per_s']:,.0f}-{runs_here[-1]['customers_per_s']:,.0f}"
         print(
             f"{r['table']:<9} {r['n']:>11,} {r['chunk']:>8,} {r['seconds']:>8.2f} "
@@ -82,6 +86,7 @@ def main() -> None:
             f"{r['peak_rss_mb']:>12.0f} {r['warmup_s']:>10.1f} {spread:>20}",
             flush=True,
         )
+    print(f"JAX device: {', '.join(sorted(devices))}")
 
 
 if __name__ == "__main__":
