@@ -185,10 +185,12 @@ def persona_counts(
 class _Sink:
     """A streaming CSV or Parquet writer onto a temporary path, in its own thread.
 
-    ``write`` hands the batch to the sink's thread and returns, so the two files
-    are encoded at the same time as each other and as the next chunk's batches
-    (Arrow releases the GIL while it encodes). At most one batch waits per sink.
-    An encoding error is raised by the next ``write`` or by ``close``.
+    ``write`` hands the batch to the sink's thread and returns as soon as that
+    thread has taken it, so the two files are encoded at the same time as each
+    other and as the next chunk's batches (Arrow releases the GIL while it
+    encodes), and a sink holds at most the batch it encodes: memory stays that
+    of two batches per file. An encoding error is raised by the next ``write``
+    or by ``finish``.
     """
 
     def __init__(self, path: Path, schema: pa.Schema, fmt: Format, meta: dict[str, str]):
@@ -218,6 +220,7 @@ class _Sink:
 
     def _run(self) -> None:
         while (batch := self._queue.get()) is not None:
+            self._queue.task_done()  # taken: the writer may build the next batch
             if self._failure:
                 continue  # drain; the error is reported by write or finish
             try:
@@ -230,6 +233,7 @@ class _Sink:
         if self._failure:
             raise self._failure[0]
         self._queue.put(batch)
+        self._queue.join()
 
     def finish(self) -> BaseException | None:
         """Write what is queued and the file's footer; return this sink's error, if any."""
