@@ -76,6 +76,7 @@ def test_fast_dirichlet_multinomial_moments(total):
 def test_grouped_dirichlet_multinomial_moments_per_group(totals):
     # Each group is its own Dirichlet-multinomial with concentration c_g = sum of its
     # class concentrations; same tolerances as the ungrouped test above (N_DM draws).
+    # The 1e-9 lets a group with no units pass: its counts must be exactly 0 (zero variance).
     group = np.repeat(np.arange(3), [4, 1, 3])
     conc = np.array([25.0, 15.0, 7.5, 2.5, 3.0, 1.0, 2.0, 12.0])
     d = GroupedDirichletMultinomial(jnp.asarray(conc), jnp.asarray(totals), group)
