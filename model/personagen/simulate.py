@@ -167,22 +167,30 @@ def as_jax_priors(priors: PriorArrays) -> PriorArrays:
 _SAMPLERS: dict[tuple, object] = {}
 
 
-def _fingerprint(priors: PriorArrays) -> str:
-    digest = hashlib.sha256()
+def _structure(priors: PriorArrays) -> str:
+    """Hash what a compiled sampler depends on: the class index, every shape and dtype."""
+    digest = hashlib.sha256(np.ascontiguousarray(priors.class_department).tobytes())
     for value in priors:
-        arr = np.ascontiguousarray(np.asarray(value))
-        digest.update(str(arr.dtype).encode() + str(arr.shape).encode() + arr.tobytes())
+        arr = np.asarray(value)
+        digest.update(str(arr.dtype).encode() + str(arr.shape).encode())
     return digest.hexdigest()
 
 
 def _chunk_sampler(priors: PriorArrays, n: int, enriched: bool, conditioned: bool):
-    """Return the jitted sampler of one chunk shape, compiled once per prior values."""
-    cache_key = (_fingerprint(priors), n, enriched, conditioned)
+    """Return the jitted sampler of one chunk shape.
+
+    The prior values are arguments of the compiled function, not constants in it,
+    so priors that differ only in their values (a sweep over a concentration, a
+    posterior population) share one compilation. Call it as
+    ``sampler(pop, _numeric_priors(priors), customer_key, start, personas)``.
+    """
+    cache_key = (_structure(priors), n, enriched, conditioned)
     if cache_key in _SAMPLERS:
         return _SAMPLERS[cache_key]
-    pj = as_jax_priors(priors)
+    group = priors.class_department
 
-    def sample(pop, customer_key, start, personas):
+    def sample(pop, numeric, customer_key, start, personas):
+        pj = numeric._replace(class_department=group)
         index = start + jnp.arange(n, dtype=jnp.uint32)
         keys = jax.vmap(lambda i: jax.random.fold_in(customer_key, i))(index)
         core = jax.vmap(_one_core, in_axes=(None, None, 0, 0 if conditioned else None))(
@@ -200,6 +208,11 @@ def _chunk_sampler(priors: PriorArrays, n: int, enriched: bool, conditioned: boo
         _SAMPLERS.clear()
     _SAMPLERS[cache_key] = fn
     return fn
+
+
+def _numeric_priors(priors: PriorArrays) -> PriorArrays:
+    """Return the traced arguments of a chunk sampler: every prior array but the class index."""
+    return as_jax_priors(priors)._replace(class_department=None)
 
 
 def iter_customer_chunks(
@@ -245,6 +258,7 @@ def iter_customer_chunks(
         )
     size = min(chunk_size, max(n_customers, MIN_BATCH))
     sampler = _chunk_sampler(priors, size, enriched, personas is not None)
+    numeric = _numeric_priors(priors)
     for offset in range(0, n_customers, size):
         n_here = min(size, n_customers - offset)
         fixed = None
@@ -252,7 +266,7 @@ def iter_customer_chunks(
             fixed = np.zeros(size, dtype=np.int32)
             fixed[:n_here] = personas[offset : offset + n_here]
             fixed = jnp.asarray(fixed)
-        core, details = sampler(pop, key, jnp.uint32(start + offset), fixed)
+        core, details = sampler(pop, numeric, key, jnp.uint32(start + offset), fixed)
         core_np = {k: np.asarray(v)[:n_here] for k, v in core.items()}
         if core_np["units"].size and int(core_np["units"].max()) >= MAX_UNITS:
             raise ValueError(
