@@ -26,6 +26,7 @@ __all__ = [
     "matmul",
     "multinomial",
     "poisson",
+    "segment_sum",
     "systematic_counts",
 ]
 
@@ -134,6 +135,16 @@ def matmul(a: Array, b: Array) -> Array:
     return jnp.matmul(a, b, precision=jax.lax.Precision.HIGHEST)
 
 
+def segment_sum(x: Array, index: Array, n: int) -> Array:
+    """Sum the last axis of ``x`` into ``n`` groups given by ``index`` (a one-hot product).
+
+    Its rounding can depend on the batch size on a GPU; the class draw, which must
+    not, sums its groups from cumulative sums instead (``GroupedDirichletMultinomial``).
+    """
+    onehot = (jnp.asarray(index)[:, None] == jnp.arange(n)[None, :]).astype(x.dtype)
+    return matmul(x, onehot)
+
+
 def cumsum(x: Array, block: int = 8) -> Array:
     """Cumulative sum along the last axis, in linear time.
 
@@ -186,7 +197,7 @@ def systematic_counts(fractions: Array, total: Array, offset: Array) -> Array:
 
 
 def _invert_cdf(u: Array, pmf0: Array, step: Callable[[int], Array]) -> Array:
-    """Count how many of the first ``_POISSON_STEPS`` CDF values lie below ``u``.
+    """Count how many of the first ``_INVERSION_STEPS`` CDF values lie below ``u``.
 
     Inversion with a fixed number of unrolled steps: ``pmf(k + 1) = pmf(k) *
     step(k)``, starting from ``pmf(0) = pmf0``; ``step`` multiplies by constant
@@ -194,7 +205,7 @@ def _invert_cdf(u: Array, pmf0: Array, step: Callable[[int], Array]) -> Array:
     """
     pmf, cdf = pmf0, pmf0
     count = jnp.zeros(u.shape, jnp.int32)
-    for k in range(_POISSON_STEPS):
+    for k in range(_INVERSION_STEPS):
         count = count + (u > cdf).astype(jnp.int32)
         pmf = pmf * step(k)
         cdf = cdf + pmf
@@ -203,7 +214,8 @@ def _invert_cdf(u: Array, pmf0: Array, step: Callable[[int], Array]) -> Array:
 
 #: Below this mean, Poisson draws use inversion with a fixed number of steps.
 POISSON_INVERSION_MAX = 10.0
-_POISSON_STEPS = 40
+#: Unrolled steps of the CDF inversion (Poisson and binomial).
+_INVERSION_STEPS = 40
 _PTRS_CANDIDATES = 4
 
 
@@ -264,7 +276,7 @@ def poisson(key: Array, lam: Array) -> Array:
     return jnp.where(lam < POISSON_INVERSION_MAX, x_small, x_big)
 
 
-#: Below this mean, binomial draws use inversion with ``_POISSON_STEPS`` steps.
+#: Below this mean, binomial draws use inversion with ``_INVERSION_STEPS`` steps.
 BINOMIAL_INVERSION_MAX = 10.0
 _BTRS_CANDIDATES = 4
 #: ``log k! - (Stirling's approximation)`` for k = 0..9; larger k use the series.

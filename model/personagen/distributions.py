@@ -21,9 +21,9 @@ from personagen._samplers import (
     cumsum,
     hash_uniform,
     log_gamma,
-    matmul,
     multinomial,
     poisson,
+    segment_sum,
     systematic_counts,
 )
 
@@ -121,12 +121,6 @@ class FastDirichletMultinomial(dist.DirichletMultinomial):
         return systematic_counts(weights, total, offset)
 
 
-def _segment_sum(x: Array, index: np.ndarray, n: int) -> Array:
-    """Sum the last axis of ``x`` into ``n`` groups given by ``index`` (for ``log_prob``)."""
-    onehot = jnp.asarray(index[:, None] == np.arange(n)[None, :], x.dtype)
-    return matmul(x, onehot)
-
-
 def _group_bounds(cum: Array, ends: np.ndarray) -> tuple[Array, Array]:
     """Cumulative sum before each group and at its end (groups sorted, ending at ``ends``)."""
     at_end = cum[..., ends]
@@ -175,7 +169,8 @@ class GroupedDirichletMultinomial(dist.Distribution):
         # from a product with a one-hot matrix: on a GPU the rounding of that product
         # depends on the batch size, so a customer's classes depended on the chunk
         # size (docs/sampling.md); cumulative sums are elementwise per customer.
-        ends = np.append(np.flatnonzero(self.group[1:] != self.group[:-1]), self.group.size - 1)
+        new_group = self.group[1:] != self.group[:-1]
+        ends = np.append(np.flatnonzero(new_group), self.group.size - 1)
         before, at_end = _group_bounds(cumsum(conc), ends)
         group_conc = at_end - before
         c_eff = effective_concentration(group_conc, totals)
@@ -194,14 +189,14 @@ class GroupedDirichletMultinomial(dist.Distribution):
         tot = totals.astype(jnp.float32)[..., self.group]
         edges = jnp.floor(tot * within + offset[..., self.group]).astype(jnp.int32)
         edges = jnp.minimum(edges, totals[..., self.group])
-        is_first = np.insert(self.group[1:] != self.group[:-1], 0, True)
+        is_first = np.insert(new_group, 0, True)
         prev = jnp.concatenate([jnp.zeros_like(edges[..., :1]), edges[..., :-1]], axis=-1)
         return edges - jnp.where(is_first, 0, prev)
 
     def log_prob(self, value: Array) -> Array:  # noqa: D102
         conc = self.concentration
         n = self.totals
-        a = _segment_sum(conc, self.group, self.n_groups)
+        a = segment_sum(conc, self.group, self.n_groups)
         per_class = gammaln(value + conc) - gammaln(conc) - gammaln(value + 1.0)
         per_group = gammaln(a) - gammaln(n + a) + gammaln(n + 1.0)
         return per_class.sum(-1) + per_group.sum(-1)

@@ -15,7 +15,7 @@ import json
 import platform
 import queue
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -214,8 +214,9 @@ class _Sink:
             self._writer = pacsv.CSVWriter(tmp, schema)
         self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=1)
         self._failure: list[BaseException] = []
-        self._thread = threading.Thread(target=self._run, name=f"personagen-{path.name}")
-        self._thread.daemon = True
+        self._thread = threading.Thread(
+            target=self._run, name=f"personagen-{path.name}", daemon=True
+        )
         self._thread.start()
 
     def _run(self) -> None:
@@ -251,6 +252,17 @@ class _Sink:
             self._ctx.__exit__(None, None, None)
         else:
             self._ctx.__exit__(type(error), error, error.__traceback__)
+
+
+def _close_sinks(sinks: Iterable[_Sink], error: BaseException | None) -> BaseException | None:
+    """Finish every sink, then keep all files or none; return the run's first error."""
+    sinks = list(sinks)
+    for sink in sinks:
+        own = sink.finish()  # always: it joins the sink's thread
+        error = error or own
+    for sink in sinks:
+        sink.commit(error)
+    return error
 
 
 def output_paths(request: SampleRequest) -> dict[str, Path]:
@@ -365,9 +377,7 @@ def sample_to_files(
                 paths["enriched"], layout.enriched_schema, request.file_format, meta
             )
     except BaseException as exc:
-        for sink in sinks.values():
-            sink.finish()
-            sink.commit(exc)
+        _close_sinks(sinks.values(), exc)
         raise
     work: queue.Queue[CustomerChunk | None] = queue.Queue(maxsize=2)
     failure: list[BaseException] = []
@@ -412,11 +422,7 @@ def sample_to_files(
         work.put(None)
         thread.join()
     error = error or (failure[0] if failure else None)
-    for sink in sinks.values():
-        own = sink.finish()  # always: it joins the sink's thread
-        error = error or own
-    for sink in sinks.values():
-        sink.commit(error)
+    error = _close_sinks(sinks.values(), error)
     if error is not None:
         raise error
     _write_dictionary(paths["dictionary"], layout, request.basic_only)

@@ -73,7 +73,7 @@ import numpyro
 import numpyro.distributions as dist
 from jax import Array
 
-from personagen._samplers import matmul
+from personagen._samplers import segment_sum
 from personagen.distributions import (
     FastBinomial,
     FastDirichletMultinomial,
@@ -128,9 +128,7 @@ class Population(NamedTuple):
 
 
 def _group_normalise(raw: Array, group: Array, n_groups: int) -> Array:
-    onehot = (group[:, None] == jnp.arange(n_groups)[None, :]).astype(raw.dtype)
-    totals = matmul(raw, onehot)
-    return raw / totals[..., group]
+    return raw / segment_sum(raw, group, n_groups)[..., group]
 
 
 def persona_population(priors: PriorArrays) -> Population:
