@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from personagen.errors import ConfigError, Problem
+from personagen.errors import ParameterError, Problem
 
 __all__ = ["atomic_path", "check_writable", "write_text_atomic"]
 
@@ -23,15 +23,18 @@ def check_writable(paths: list[Path], *, overwrite: bool) -> None:
 
     Raises
     ------
-    ConfigError
-        Naming every existing output and the ``--overwrite`` flag.
+    ParameterError
+        Naming every existing output and the ``overwrite`` parameter.
     """
     if overwrite:
         return
     existing = [p for p in paths if p.exists()]
     if existing:
-        raise ConfigError(
-            [Problem(str(p), "", "output exists; pass --overwrite to replace it") for p in existing]
+        raise ParameterError(
+            [
+                Problem("", "overwrite", f"{p} exists; it is replaced only if this is set")
+                for p in existing
+            ]
         )
 
 

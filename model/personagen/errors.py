@@ -8,10 +8,17 @@ per run.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["ConfigError", "DataError", "Problem", "close_match_hint"]
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "ParameterError",
+    "Problem",
+    "bad_argument",
+    "close_match_hint",
+]
 
 
 @dataclass(frozen=True)
@@ -21,10 +28,12 @@ class Problem:
     Parameters
     ----------
     file : str
-        The file the problem is in (as the user named it).
+        The file the problem is in (as the user named it), or ``""`` for a
+        problem with an argument of a function (:class:`ParameterError`).
     path : str
         Dotted key path inside the file (``personas.teenage_girl.weight``), or
-        ``""`` for the file as a whole, or a column name for tables.
+        ``""`` for the file as a whole, or a column name for tables; for an
+        argument, the parameter's name (``mode``, ``n_personas``).
     message : str
         What is wrong: the bad value and what was expected.
     """
@@ -59,16 +68,31 @@ class _ProblemsError(ValueError):
         self.problems: tuple[Problem, ...] = tuple(problems)
         super().__init__(self._format())
 
-    def _format(self) -> str:
+    def _format(self, names: Mapping[str, str] | None = None) -> str:
         by_file: dict[str, list[Problem]] = {}
         for problem in self.problems:
             by_file.setdefault(problem.file, []).append(problem)
         blocks = []
         for file, problems in by_file.items():
             n = len(problems)
-            head = f"{n} {self.kind}{'s' if n != 1 else ''} in {file}:"
-            blocks.append("\n".join([head, *(f"  {p}" for p in problems)]))
+            if file:
+                head = f"{n} {self.kind}{'s' if n != 1 else ''} in {file}:"
+                lines = [f"  {p}" for p in problems]
+            else:  # arguments: the parameter's name, or what the caller calls it
+                head = f"{n} invalid argument{'s' if n != 1 else ''}:"
+                lines = [f"  {(names or {}).get(p.path, p.path)}: {p.message}" for p in problems]
+            blocks.append("\n".join([head, *lines]))
         return "\n".join(blocks)
+
+    def render(self, names: Mapping[str, str]) -> str:
+        """Return the message with argument names replaced, e.g. by command-line flags.
+
+        Parameters
+        ----------
+        names : mapping of str to str
+            Parameter name -> what the caller calls it (``{"n_personas": "--n-personas"}``).
+        """
+        return self._format(names)
 
 
 class ConfigError(_ProblemsError):
@@ -77,3 +101,16 @@ class ConfigError(_ProblemsError):
 
 class DataError(_ProblemsError):
     """Input data (sales transactions, a customer table) is invalid."""
+
+
+class ParameterError(_ProblemsError):
+    """An argument of a library function is invalid; each problem names its parameter.
+
+    Its problems have ``file == ""`` and ``path`` set to the parameter's name; the
+    command line prints them with its flags instead (:meth:`render`).
+    """
+
+
+def bad_argument(parameter: str, message: str) -> ParameterError:
+    """Return a :class:`ParameterError` of one problem with ``parameter``."""
+    return ParameterError([Problem("", parameter, message)])

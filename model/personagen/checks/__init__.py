@@ -1,0 +1,41 @@
+"""Checks: prior and posterior predictive checks, calibration, segmentation.
+
+The last stage of the data flow (``docs/architecture.md``): it may use every
+package above it (configuration, story, sampling, data, inference) and none
+uses it. The notebooks call these helpers and stay thin.
+"""
+
+from personagen.checks._calibration import rank_uniformity_pvalues, sbc_weight_ranks
+from personagen.checks._predictive import (
+    AS_OF,
+    add_predictive_groups,
+    department_share_report,
+    fit_prior_predictive,
+    observations_from_chunks,
+    persona_colours,
+    posterior_predictive,
+    predictive_group,
+    prior_predictive,
+    range_report,
+    sample_customers,
+)
+from personagen.checks._segmentation import NON_FEATURES, basic_features, cluster_scores
+
+__all__ = [
+    "AS_OF",
+    "NON_FEATURES",
+    "add_predictive_groups",
+    "basic_features",
+    "cluster_scores",
+    "department_share_report",
+    "fit_prior_predictive",
+    "observations_from_chunks",
+    "persona_colours",
+    "posterior_predictive",
+    "predictive_group",
+    "prior_predictive",
+    "range_report",
+    "rank_uniformity_pvalues",
+    "sample_customers",
+    "sbc_weight_ranks",
+]

@@ -1,0 +1,237 @@
+"""The subcommands: each parses nothing, delegates to the library and prints the result.
+
+Every command imports only what it uses: ``validate`` and ``hierarchy parse``
+import no JAX, ``sample`` imports no ArviZ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from personagen._io import atomic_path, check_writable, write_text_atomic
+from personagen.config import (
+    PersonagenConfig,
+    build_hierarchy,
+    default_paths,
+    dump_hierarchy_yaml,
+    load_config,
+    parse_hierarchy_text,
+    read_text_file,
+)
+
+__all__ = [
+    "cmd_assign",
+    "cmd_fit",
+    "cmd_hierarchy_parse",
+    "cmd_sample",
+    "cmd_validate",
+    "summarise_config",
+]
+
+log = logging.getLogger("personagen")
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _load(args: argparse.Namespace) -> PersonagenConfig:
+    return load_config(priors=args.priors, hierarchy=args.hierarchy, segments=args.segments)
+
+
+def summarise_config(config: PersonagenConfig) -> str:
+    """Return a human-readable summary of a validated configuration."""
+    h = config.hierarchy
+    lines = [f"{len(config.persona_names)} personas:"]
+    for name, spec in config.personas.personas.items():
+        top = sorted(spec.department_preferences.items(), key=lambda kv: -kv[1])[:3]
+        tops = ", ".join(f"{d} {s:.2f}" for d, s in top)
+        lines.append(f"  {name:<22} weight {spec.weight:.2f}  {tops}")
+    lines.append(f"{h.n_departments} departments, {h.n_classes} classes:")
+    for dept, classes in zip(h.departments, h.classes, strict=True):
+        lines.append(f"  {dept:<28} {len(classes):>3} classes")
+    lines.append(f"{len(config.segments.segments)} segments: {', '.join(config.segments.segments)}")
+    lines.append("sources: " + ", ".join(f"{role}={path}" for role, path in config.sources))
+    return "\n".join(lines)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``personagen validate``."""
+    config = _load(args)
+    _out(summarise_config(config))
+    _out("configuration OK")
+    return 0
+
+
+def cmd_hierarchy_parse(args: argparse.Namespace) -> int:
+    """``personagen hierarchy parse``."""
+    src: Path = args.input
+    text = read_text_file(src, "a text export with 'Department: Name | Class' lines")
+    departments = parse_hierarchy_text(text, source=str(src))
+    hierarchy = build_hierarchy(departments, source=str(src))
+    check_writable([args.output], overwrite=args.overwrite)
+    write_text_atomic(args.output, dump_hierarchy_yaml(departments))
+    for dept, classes in zip(hierarchy.departments, hierarchy.classes, strict=True):
+        _out(f"  {dept:<28} {len(classes):>3} classes")
+    _out(f"{hierarchy.n_departments} departments, {hierarchy.n_classes} classes -> {args.output}")
+    return 0
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    return "personagen " + " ".join(sys.argv[1:] if args.argv is None else args.argv)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """``personagen sample``."""
+    from tqdm import tqdm
+
+    from personagen.errors import bad_argument
+    from personagen.sample import SampleRequest, persona_counts, sample_to_files
+
+    config = _load(args)
+    population, source = None, ""
+    if args.posterior is not None:
+        from personagen.infer import read_posterior
+
+        fitted = read_posterior(args.posterior, config)
+        config, population = fitted.config, fitted.mean_population()
+        source = f"posterior mean of {args.posterior}"
+    counts = persona_counts(args.personas, config.persona_names) if args.personas else None
+    if counts is None and args.n is None:
+        raise bad_argument("n_customers", "give a number of customers or exact persona counts")
+    request = SampleRequest(
+        out_dir=args.out,
+        n_customers=args.n or 0,
+        seed=args.seed,
+        chunk_size=args.chunk_size,
+        file_format=args.format,
+        locale=args.locale,
+        as_of=args.as_of,
+        basic_only=args.basic_only,
+        draw_population=args.draw_population,
+        persona_counts=counts,
+        overwrite=args.overwrite,
+        population=population,
+        population_source=source,
+        command=_command_line(args),
+    )
+    total = sum(counts.values()) if counts else args.n
+    with tqdm(total=total, unit="customers", disable=args.quiet, file=sys.stderr) as bar:
+        summary = sample_to_files(config, request, progress=bar.update)
+    _out(summary.render())
+    return 0
+
+
+def _customer_table(args: argparse.Namespace, config: PersonagenConfig):
+    """Return the customers of ``fit``: a basic-schema table, or transactions rolled up."""
+    from personagen.data import (
+        TransactionColumns,
+        load_mapping,
+        read_customer_table,
+        transactions_to_customers,
+    )
+
+    table = read_customer_table(args.data)
+    if not args.transactions:
+        return table
+    columns = TransactionColumns(
+        customer=args.customer_col,
+        order=args.order_col,
+        date=args.date_col,
+        department=args.department_col,
+        units=args.units_col,
+        value=args.value_col,
+    )
+    mapping = load_mapping(args.mapping, config.hierarchy) if args.mapping else None
+    return transactions_to_customers(
+        table,
+        config.hierarchy,
+        columns=columns,
+        mapping=mapping,
+        unmapped=args.unmapped,
+        source=str(args.data),
+    )
+
+
+def _print_fit(fitted, n_customers: int, paths) -> None:
+    import numpy as np
+
+    weights = fitted.weights.reshape(-1, fitted.weights.shape[-1])
+    lo, hi = np.quantile(weights, [0.05, 0.95], axis=0)
+    _out(
+        f"{n_customers:,} customers, mode {fitted.mode}, method {fitted.method}; "
+        "persona weights (mean, 90% interval):"
+    )
+    for name, m, a, b in zip(fitted.persona_names, weights.mean(0), lo, hi, strict=True):
+        _out(f"  {name:<24} {m:.3f}  [{a:.3f}, {b:.3f}]")
+    if fitted.mode == "learn":
+        _out(f"label switching fixed in {fitted.diagnostics.label_switching:.1%} of the draws")
+    _out(f"files: {paths.posterior}, {paths.summary}, {paths.memberships}")
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """``personagen fit``."""
+    import jax
+
+    from personagen.data import observations_from_table
+    from personagen.infer import (
+        assign_personas,
+        check_diagnostics,
+        fit_customers,
+        to_inference_data,
+        write_fit_outputs,
+    )
+
+    if args.mode == "learn" and args.priors is None:
+        args.priors = default_paths()["priors"].with_name("learn.yml")
+    config = _load(args)
+    table = _customer_table(args, config)
+    obs = observations_from_table(table, config.hierarchy, source=str(args.data))
+    log.info("fitting %s customers (mode %s, method %s)", len(table), args.mode, args.method)
+    fitted = fit_customers(
+        config,
+        obs,
+        mode=args.mode,
+        key=jax.random.key(args.seed),
+        n_personas=args.n_personas,
+        method=args.method,
+        num_warmup=args.num_warmup,
+        num_samples=args.num_samples,
+        num_chains=args.chains,
+        progress_bar=not args.quiet,
+    )
+    idata = to_inference_data(
+        fitted, obs, attrs={"seed": args.seed, "command": _command_line(args)}
+    )
+    if args.predictive:
+        from personagen.checks import add_predictive_groups
+
+        add_predictive_groups(
+            idata, fitted, n_draws=args.predictive, n_customers=len(table), seed=args.seed
+        )
+    ids = table["customer_id"].astype(str).tolist()
+    memberships = assign_personas(fitted, obs, ids)
+    paths = write_fit_outputs(args.out, idata, memberships, overwrite=args.overwrite)
+    for warning in check_diagnostics(fitted):
+        log.warning(warning)
+    _print_fit(fitted, len(table), paths)
+    return 0
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    """``personagen assign``."""
+    from personagen.data import observations_from_table, read_customer_table
+    from personagen.infer import assign_personas, read_posterior
+
+    fitted = read_posterior(args.posterior, _load(args))
+    table = read_customer_table(args.data)
+    obs = observations_from_table(table, fitted.config.hierarchy, source=str(args.data))
+    memberships = assign_personas(fitted, obs, table["customer_id"].astype(str).tolist())
+    check_writable([args.out], overwrite=args.overwrite)
+    with atomic_path(args.out) as tmp:
+        memberships.to_csv(tmp, index=False)
+    _out(f"{len(table):,} customers assigned -> {args.out}")
+    return 0

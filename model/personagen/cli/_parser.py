@@ -1,0 +1,216 @@
+"""The argument parser of the ``personagen`` command (flags in kebab-case)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from personagen import __version__
+from personagen.cli._commands import (
+    cmd_assign,
+    cmd_fit,
+    cmd_hierarchy_parse,
+    cmd_sample,
+    cmd_validate,
+)
+
+__all__ = ["FLAGS", "build_parser"]
+
+#: Library parameter -> the flag that sets it, for printing a ParameterError.
+FLAGS = {
+    "mode": "--mode",
+    "method": "--method",
+    "n_personas": "--n-personas",
+    "n_customers": "--n",
+    "chunk_size": "--chunk-size",
+    "persona_counts": "--personas",
+    "locale": "--locale",
+    "file_format": "--format",
+    "overwrite": "--overwrite",
+    "population": "--posterior",
+}
+
+
+class _Deprecated(argparse.Action):
+    """An old spelling of a flag: stores the value and says which flag replaces it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        sys.stderr.write(
+            f"warning: {option_string} K is deprecated in 'personagen fit' and will be "
+            "removed in the next release; use --n-personas K (-k K)\n"
+        )
+        setattr(namespace, self.dest, values)
+
+
+def _add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--priors", type=Path, help="personas YAML (default: priors/personas.yml)")
+    parser.add_argument(
+        "--hierarchy", type=Path, help="hierarchy YAML (default: hierarchy_parsed.yml)"
+    )
+    parser.add_argument(
+        "--segments", type=Path, help="segments YAML (default: priors/segments.yml)"
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``personagen`` command."""
+    parser = argparse.ArgumentParser(
+        prog="personagen", description="Bayesian generative model of retail shoppers."
+    )
+    parser.add_argument("--version", action="version", version=f"personagen {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check the configuration files and summarise them")
+    _add_config_args(p)
+    p.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("sample", help="sample synthetic customers to files")
+    s.add_argument("--n", type=_positive_int, help="number of customers")
+    s.add_argument("--out", type=Path, required=True, help="output directory")
+    s.add_argument("--format", choices=("csv", "parquet"), default="parquet")
+    s.add_argument("--seed", type=int, default=0, help="run seed (default 0); recorded in metadata")
+    s.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        default=None,
+        help="customers per batch (default 100,000 basic-only, 10,000 with the enriched "
+        "table); does not change the data",
+    )
+    _add_config_args(s)
+    s.add_argument("--locale", default="en_US", choices=("en_US", "en_GB", "en_IE"))
+    s.add_argument(
+        "--as-of",
+        type=_date,
+        default=dt.date(2026, 1, 1),
+        help="date the data describes (YYYY-MM-DD, default 2026-01-01)",
+    )
+    s.add_argument("--basic-only", action="store_true", help="write only the basic table")
+    s.add_argument(
+        "--draw-population",
+        action="store_true",
+        help="draw persona weights and profiles from their priors instead of their means",
+    )
+    s.add_argument(
+        "--personas", help="exact persona counts, e.g. teenage_girl=5000,budget_shopper=2000"
+    )
+    s.add_argument(
+        "--posterior",
+        type=Path,
+        help="posterior.nc from personagen fit: sample look-alike customers with its posterior "
+        "mean persona weights",
+    )
+    s.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_sample)
+
+    f = sub.add_parser("fit", help="fit persona weights (and profiles) to customer data")
+    f.add_argument("data", type=Path, help="customer table in the basic schema (CSV or Parquet)")
+    f.add_argument("--out", type=Path, required=True, help="output directory")
+    f.add_argument(
+        "--transactions",
+        action="store_true",
+        help="DATA is a transactions table (one row per line item), not a customer table",
+    )
+    for role, default in (
+        ("customer", "customer_id"),
+        ("order", "order_id"),
+        ("date", "date"),
+        ("department", "department"),
+        ("units", "units"),
+        ("value", "value"),
+    ):
+        f.add_argument(f"--{role}-col", default=default, help=f"{role} column of the transactions")
+    f.add_argument(
+        "--mapping", type=Path, help="YAML mapping your department names to the hierarchy's"
+    )
+    f.add_argument(
+        "--unmapped",
+        choices=("error", "other"),
+        default="error",
+        help="unmapped department names: error (default) or the mapping's 'other'",
+    )
+    f.add_argument(
+        "--mode",
+        choices=("weights", "profiles", "learn"),
+        default="weights",
+        help="weights: persona weights, profiles fixed at the YAML; profiles: weights and "
+        "profiles with the YAML as priors; learn: K personas from a one-persona template "
+        "(default priors/learn.yml)",
+    )
+    f.add_argument(
+        "-k",
+        "--n-personas",
+        type=_positive_int,
+        dest="n_personas",
+        metavar="K",
+        help="the number of personas to learn (learn mode)",
+    )
+    f.add_argument(
+        "--personas",
+        type=_positive_int,
+        dest="n_personas",
+        action=_Deprecated,
+        metavar="K",
+        help=argparse.SUPPRESS,  # the 0.1 spelling of --n-personas, kept for one release
+    )
+    f.add_argument("--method", choices=("auto", "nuts", "svi"), default="auto")
+    f.add_argument(
+        "--predictive",
+        type=_positive_int,
+        metavar="DRAWS",
+        help="add prior and posterior predictive groups (DRAWS simulated data sets each, "
+        "as many customers as the data) to posterior.nc",
+    )
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--num-warmup", type=_positive_int, default=500)
+    f.add_argument("--num-samples", type=_positive_int, default=500)
+    f.add_argument("--chains", type=_positive_int, default=2)
+    _add_config_args(f)
+    f.add_argument("--overwrite", action="store_true")
+    f.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    f.set_defaults(func=cmd_fit)
+
+    a = sub.add_parser("assign", help="persona probabilities of customers under a fitted posterior")
+    a.add_argument("data", type=Path, help="customer table in the basic schema")
+    a.add_argument("--posterior", type=Path, required=True, help="posterior.nc from personagen fit")
+    a.add_argument("--out", type=Path, required=True, help="memberships CSV to write")
+    _add_config_args(a)
+    a.add_argument("--overwrite", action="store_true")
+    a.set_defaults(func=cmd_assign)
+
+    h = sub.add_parser("hierarchy", help="product hierarchy tools")
+    hsub = h.add_subparsers(dest="hierarchy_command", required=True, metavar="ACTION")
+    hp = hsub.add_parser("parse", help="pipe-delimited text export -> hierarchy YAML")
+    hp.add_argument("input", type=Path, help="text file with 'Department: Name | Class' lines")
+    hp.add_argument("-o", "--output", type=Path, required=True, help="YAML file to write")
+    hp.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    hp.set_defaults(func=cmd_hierarchy_parse)
+    return parser

@@ -1,0 +1,362 @@
+"""Load and validate personagen's YAML configuration.
+
+``load_config`` reads the three files (hierarchy, personas, segments), checks
+each one's structure with the pydantic schemas of :mod:`personagen._schema`,
+then checks what relates values to each other and to the other files. Every
+problem found is collected and raised as one :class:`~personagen.errors.ConfigError`.
+Nothing is repaired silently: shares must sum to 1 within ``SUM_TOLERANCE``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from personagen.config._hierarchy import ProductHierarchy, build_hierarchy
+from personagen.config._schema import HierarchyFile, PersonasFile, SegmentsFile
+from personagen.config._yaml import read_yaml_mapping
+from personagen.errors import ConfigError, Problem, close_match_hint
+
+__all__ = [
+    "SUM_TOLERANCE",
+    "PersonagenConfig",
+    "default_paths",
+    "load_config",
+    "load_hierarchy",
+    "load_personas",
+    "load_segments",
+]
+
+#: Shares that must sum to one may be off by at most this much.
+SUM_TOLERANCE = 1e-6
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parents[3]
+
+
+def default_paths() -> dict[str, Path]:
+    """Return the shipped configuration files: the current directory's, else the checkout's.
+
+    Returns
+    -------
+    dict
+        ``{"priors": ..., "hierarchy": ..., "segments": ...}``.
+    """
+    names = {
+        "priors": Path("priors/personas.yml"),
+        "hierarchy": Path("hierarchy_parsed.yml"),
+        "segments": Path("priors/segments.yml"),
+    }
+    here = Path.cwd()
+    base = here if (here / names["hierarchy"]).is_file() else _repo_root()
+    return {key: base / rel for key, rel in names.items()}
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
+    """Field names of the model reached by following ``loc`` from ``model``."""
+    current: Any = model
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return None
+            current = field.annotation
+        else:
+            args = getattr(current, "__args__", ())
+            current = args[-1] if args else None
+        while getattr(current, "__metadata__", None) is not None:  # Annotated[...]
+            current = current.__origin__
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return None
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _pydantic_problems(file: str, model: type[BaseModel], exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = str(loc[-1])
+            allowed = _fields_at(model, loc[:-1]) or []
+            message = f"unknown key {key!r} (allowed: {', '.join(allowed)})"
+            message += close_match_hint(key, allowed)
+            problems.append(Problem(file, _dotted(loc[:-1]), message))
+        elif kind == "missing":
+            problems.append(Problem(file, _dotted(loc), "missing required key"))
+        elif kind == "literal_error" and loc and loc[-1] == "[key]":
+            problems.append(Problem(file, _dotted(loc[:-1]), err["msg"]))
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            bad = err.get("input")
+            shown = "" if kind == "value_error" else f", got {bad!r}"
+            problems.append(Problem(file, _dotted(loc), f"{msg}{shown}"))
+    return problems
+
+
+def _parse(path: str | Path, model: type[M]) -> M:
+    data = read_yaml_mapping(path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_pydantic_problems(str(path), model, exc)) from None
+
+
+def _check_sum(file: str, path: str, shares: Mapping[str, float], what: str) -> list[Problem]:
+    total = sum(shares.values())
+    if abs(total - 1.0) > SUM_TOLERANCE:
+        return [
+            Problem(file, path, f"{what} must sum to 1 (within {SUM_TOLERANCE:g}), got {total:.6g}")
+        ]
+    return []
+
+
+def load_hierarchy(path: str | Path) -> ProductHierarchy:
+    """Load and validate a product hierarchy file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A YAML file with ``departments: {Department: [Class, ...]}``.
+
+    Returns
+    -------
+    ProductHierarchy
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem: missing file, malformed YAML, unknown keys,
+        empty departments, duplicate classes, colliding column slugs.
+    """
+    parsed = _parse(path, HierarchyFile)
+    return build_hierarchy(parsed.departments, source=str(path))
+
+
+def load_segments(path: str | Path) -> SegmentsFile:
+    """Load and validate ``segments.yml``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The segments file.
+
+    Returns
+    -------
+    SegmentsFile
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem, including base shares that do not sum to 1.
+    """
+    parsed = _parse(path, SegmentsFile)
+    file = str(path)
+    problems = []
+    if not parsed.segments:
+        problems.append(Problem(file, "segments", "expected at least one segment"))
+    else:
+        shares = {name: s.base_share for name, s in parsed.segments.items()}
+        problems += _check_sum(file, "segments", shares, "segment base_share values")
+    if problems:
+        raise ConfigError(problems)
+    return parsed
+
+
+def _check_persona(
+    file: str, name: str, spec: Any, hierarchy: ProductHierarchy, segments: SegmentsFile
+) -> list[Problem]:
+    where = f"personas.{name}"
+    departments = list(hierarchy.departments)
+    problems = _check_sum(
+        file, f"{where}.department_preferences", spec.department_preferences, "department shares"
+    )
+    for dept in spec.department_preferences:
+        if dept not in hierarchy.department_index:
+            hint = close_match_hint(dept, departments)
+            problems.append(
+                Problem(file, f"{where}.department_preferences.{dept}", f"unknown department{hint}")
+            )
+    for dept, classes in spec.class_preferences.items():
+        path = f"{where}.class_preferences.{dept}"
+        if dept not in hierarchy.department_index:
+            hint = close_match_hint(dept, departments)
+            problems.append(Problem(file, path, f"unknown department{hint}"))
+            continue
+        known = hierarchy.classes_of(dept)
+        for i, cls in enumerate(classes):
+            if cls not in known:
+                hint = close_match_hint(cls, known)
+                problems.append(
+                    Problem(file, f"{path}[{i}]", f"unknown class {cls!r} in {dept!r}{hint}")
+                )
+    problems += _check_sum(
+        file, f"{where}.demographics.gender", spec.demographics.gender, "gender shares"
+    )
+    problems += _check_sum(
+        file, f"{where}.knobs.adult_sizes", spec.knobs.adult_sizes, "size shares"
+    )
+    seg = spec.spending_profile.typical_segment
+    if seg not in segments.segments:
+        allowed = list(segments.segments)
+        hint = close_match_hint(seg, allowed)
+        problems.append(
+            Problem(
+                file,
+                f"{where}.spending_profile.typical_segment",
+                f"unknown segment {seg!r} (defined in segments file: {', '.join(allowed)}){hint}",
+            )
+        )
+    return problems
+
+
+def load_personas(
+    path: str | Path, hierarchy: ProductHierarchy, segments: SegmentsFile
+) -> PersonasFile:
+    """Load ``personas.yml`` and check it against a hierarchy and segments.
+
+    Parameters
+    ----------
+    path : str or Path
+        The personas file.
+    hierarchy : ProductHierarchy
+        Every department and class named must exist here.
+    segments : SegmentsFile
+        Every ``typical_segment`` must be defined here.
+
+    Returns
+    -------
+    PersonasFile
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem found.
+    """
+    parsed = _parse(path, PersonasFile)
+    file = str(path)
+    problems: list[Problem] = []
+    if not parsed.personas:
+        problems.append(Problem(file, "personas", "expected at least one persona"))
+    else:
+        weights = {name: p.weight for name, p in parsed.personas.items()}
+        problems += _check_sum(file, "personas", weights, "persona weights")
+    for i, dept in enumerate(parsed.population.exploration_excludes):
+        if dept not in hierarchy.department_index:
+            hint = close_match_hint(dept, hierarchy.departments)
+            problems.append(
+                Problem(
+                    file,
+                    f"population.exploration_excludes[{i}]",
+                    f"unknown department {dept!r}{hint}",
+                )
+            )
+    for name, spec in parsed.personas.items():
+        problems += _check_persona(file, name, spec, hierarchy, segments)
+    if problems:
+        raise ConfigError(problems)
+    return parsed
+
+
+@dataclass(frozen=True)
+class PersonagenConfig:
+    """The validated configuration: hierarchy, personas and segments.
+
+    Attributes
+    ----------
+    hierarchy : ProductHierarchy
+    personas : PersonasFile
+    segments : SegmentsFile
+    sources : tuple of (str, str)
+        ``(role, path)`` for each file read.
+    """
+
+    hierarchy: ProductHierarchy
+    personas: PersonasFile
+    segments: SegmentsFile
+    sources: tuple[tuple[str, str], ...]
+
+    @property
+    def persona_names(self) -> tuple[str, ...]:
+        """Persona names in file order (the persona axis of every array)."""
+        return tuple(self.personas.personas)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the resolved configuration (defaults filled in) as plain data."""
+        return {
+            "hierarchy": {
+                "departments": {
+                    d: list(self.hierarchy.classes_of(d)) for d in self.hierarchy.departments
+                }
+            },
+            "personas": self.personas.model_dump(mode="json"),
+            "segments": self.segments.model_dump(mode="json"),
+        }
+
+    def config_hash(self) -> str:
+        """Return a SHA-256 of the resolved configuration (independent of file layout)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def load_config(
+    priors: str | Path | None = None,
+    hierarchy: str | Path | None = None,
+    segments: str | Path | None = None,
+) -> PersonagenConfig:
+    """Load and cross-validate the three configuration files.
+
+    Parameters
+    ----------
+    priors, hierarchy, segments : str or Path, optional
+        The personas, hierarchy and segments files; each defaults to the
+        shipped one (see :func:`default_paths`).
+
+    Returns
+    -------
+    PersonagenConfig
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem in every file (hierarchy and segments problems
+        are reported together; personas are checked once both are valid).
+    """
+    defaults = default_paths()
+    paths = {
+        "priors": Path(priors) if priors is not None else defaults["priors"],
+        "hierarchy": Path(hierarchy) if hierarchy is not None else defaults["hierarchy"],
+        "segments": Path(segments) if segments is not None else defaults["segments"],
+    }
+    problems: list[Problem] = []
+    loaded: dict[str, Any] = {}
+    for role, loader in (("hierarchy", load_hierarchy), ("segments", load_segments)):
+        try:
+            loaded[role] = loader(paths[role])
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    personas = load_personas(paths["priors"], loaded["hierarchy"], loaded["segments"])
+    return PersonagenConfig(
+        hierarchy=loaded["hierarchy"],
+        personas=personas,
+        segments=loaded["segments"],
+        sources=tuple((role, str(p)) for role, p in paths.items()),
+    )

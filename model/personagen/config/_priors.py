@@ -1,0 +1,331 @@
+"""Persona YAML -> the numeric prior arrays the model reads.
+
+Reading ranges
+--------------
+Every ``[lo, hi]`` in the YAML is the central 90% interval of a quantity.
+For a positive quantity that fixes a lognormal: ``mu = (log lo + log hi) / 2``,
+``sigma = (log hi - log lo) / (2 * 1.6449)``. Where the model needs a gamma
+(purchase rate, extra units per order: gamma keeps the Poisson counts'
+marginal a negative binomial, which inference needs), the gamma has the
+lognormal's mean and variance. Return rates use a logit-normal fitted the same
+way on the logit scale.
+
+Structure and numbers
+---------------------
+What fixes shapes and index arithmetic (the class -> department index, which
+departments carry sizes, the counts) is a hashable :class:`Structure`: a static
+argument of every compiled function and the key of its cache. Everything
+numeric is a :class:`PriorArrays`, a pure pytree of arrays whose values are
+traced arguments, so priors that differ only in value share one compilation.
+Both are built once from a validated configuration; nothing here imports JAX.
+
+Axis names: ``personas`` (P), ``segments`` (S), ``departments`` (D),
+``classes`` (C, the flat class index of :class:`~personagen.config.ProductHierarchy`),
+``sizes`` (5: XS, S, M, L, XL), ``genders`` (2: female, male).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from personagen.config._hierarchy import ProductHierarchy
+from personagen.config._load import PersonagenConfig
+from personagen.config._schema import SIZE_LABELS, PersonaSpec
+
+__all__ = [
+    "GENDER_LABELS",
+    "SIZE_KIND_ADULT",
+    "SIZE_KIND_KIDS",
+    "SIZE_KIND_NONE",
+    "Z90",
+    "PriorArrays",
+    "Structure",
+    "build_prior_arrays",
+    "build_structure",
+    "interval_to_lognormal",
+]
+
+#: Standard normal quantile of 0.95: a central 90% interval spans +-Z90 sigma.
+Z90 = 1.6448536269514722
+GENDER_LABELS = ("female", "male")
+SIZE_KIND_NONE, SIZE_KIND_KIDS, SIZE_KIND_ADULT = 0, 1, 2
+
+
+def interval_to_lognormal(lo: float, hi: float) -> tuple[float, float]:
+    """Return ``(mu, sigma)`` of the lognormal whose central 90% interval is ``[lo, hi]``."""
+    mu = 0.5 * (math.log(lo) + math.log(hi))
+    sigma = (math.log(hi) - math.log(lo)) / (2 * Z90)
+    return mu, sigma
+
+
+@dataclass(frozen=True)
+class Structure:
+    """The static shape of the model: hashable, a jit static argument and a cache key.
+
+    Attributes
+    ----------
+    class_department : tuple of int, length C
+        Department index of each flat class (sorted: classes are grouped by department).
+    department_size_kind : tuple of int, length D
+        ``SIZE_KIND_NONE`` (0), ``SIZE_KIND_KIDS`` (1, baby and child sizes) or
+        ``SIZE_KIND_ADULT`` (2, XS-XL) per department.
+    n_personas : int
+        P, the persona axis of every persona-level prior.
+    n_segments : int
+        S, the segment axis of every segment-level prior.
+    """
+
+    class_department: tuple[int, ...]
+    department_size_kind: tuple[int, ...]
+    n_personas: int
+    n_segments: int
+
+    @property
+    def n_classes(self) -> int:
+        """C, the number of flat classes."""
+        return len(self.class_department)
+
+    @property
+    def n_departments(self) -> int:
+        """D, the number of departments."""
+        return len(self.department_size_kind)
+
+    @property
+    def class_index(self) -> np.ndarray:
+        """``class_department`` as a read-only int32 array (concrete under jit)."""
+        out = np.asarray(self.class_department, dtype=np.int32)
+        out.flags.writeable = False
+        return out
+
+    @property
+    def size_kind(self) -> np.ndarray:
+        """``department_size_kind`` as a read-only int32 array."""
+        out = np.asarray(self.department_size_kind, dtype=np.int32)
+        out.flags.writeable = False
+        return out
+
+
+def build_structure(config: PersonagenConfig) -> Structure:
+    """Return the static structure of a validated configuration.
+
+    Parameters
+    ----------
+    config : PersonagenConfig
+        Validated configuration.
+
+    Returns
+    -------
+    Structure
+    """
+    h = config.hierarchy
+    size_kind = [SIZE_KIND_NONE] * h.n_departments
+    for dept in config.personas.population.kids_departments:
+        size_kind[h.department_index[dept]] = SIZE_KIND_KIDS
+    for dept in config.personas.population.adult_apparel_departments:
+        size_kind[h.department_index[dept]] = SIZE_KIND_ADULT
+    return Structure(
+        class_department=tuple(int(d) for d in h.class_department),
+        department_size_kind=tuple(size_kind),
+        n_personas=len(config.personas.personas),
+        n_segments=len(config.segments.segments),
+    )
+
+
+def _logit(x: float) -> float:
+    return math.log(x / (1 - x))
+
+
+class PriorArrays(NamedTuple):
+    """Numeric priors, one array per quantity (float32 unless stated).
+
+    Persona level: ``weights`` (P,), ``weight_concentration`` (), ``department_probs``
+    (P, D), ``class_probs`` (P, C) (sum to 1 within each department),
+    ``profile_concentration`` (), ``location_sd`` (), ``customer_concentration`` (P,),
+    ``log_order_value_loc`` (P,), ``log_order_value_sd_customer`` (P,),
+    ``log_order_value_sd_order`` (P,), ``log_rate_loc`` (P,), ``log_rate_sd`` (P,),
+    ``log_extra_units_loc`` (P,), ``log_extra_units_sd`` (P,), ``segment_probs`` (P, S),
+    ``baby_share`` (P,), ``adult_size_probs`` (P, 5), ``gender_probs`` (P, 2),
+    ``age_range`` (P, 2) int32.
+    Segment level: ``log_recency_loc``/``_sd`` (S,), ``log_lifetime_loc``/``_sd`` (S,),
+    ``log_multiplier_loc``/``_sd`` (S,), ``logit_return_loc``/``_sd`` (S,).
+
+    The hierarchy's indices are not here: they are :class:`Structure`.
+    """
+
+    weights: np.ndarray
+    weight_concentration: np.ndarray
+    department_probs: np.ndarray
+    class_probs: np.ndarray
+    profile_concentration: np.ndarray
+    location_sd: np.ndarray
+    customer_concentration: np.ndarray
+    log_order_value_loc: np.ndarray
+    log_order_value_sd_customer: np.ndarray
+    log_order_value_sd_order: np.ndarray
+    log_rate_loc: np.ndarray
+    log_rate_sd: np.ndarray
+    log_extra_units_loc: np.ndarray
+    log_extra_units_sd: np.ndarray
+    segment_probs: np.ndarray
+    baby_share: np.ndarray
+    adult_size_probs: np.ndarray
+    gender_probs: np.ndarray
+    age_range: np.ndarray
+    log_recency_loc: np.ndarray
+    log_recency_sd: np.ndarray
+    log_lifetime_loc: np.ndarray
+    log_lifetime_sd: np.ndarray
+    log_multiplier_loc: np.ndarray
+    log_multiplier_sd: np.ndarray
+    logit_return_loc: np.ndarray
+    logit_return_sd: np.ndarray
+
+    @property
+    def n_personas(self) -> int:
+        """Number of personas."""
+        return int(self.weights.shape[0])
+
+
+def _department_probs(spec: PersonaSpec, config: PersonagenConfig) -> np.ndarray:
+    h = config.hierarchy
+    prefs = np.zeros(h.n_departments)
+    for dept, share in spec.department_preferences.items():
+        prefs[h.department_index[dept]] = share
+    excluded = {h.department_index[d] for d in config.personas.population.exploration_excludes}
+    explore = np.array([prefs[d] == 0 and d not in excluded for d in range(h.n_departments)])
+    eps = spec.knobs.department_exploration
+    if not explore.any() or eps == 0:
+        return prefs
+    return (1 - eps) * prefs + eps * explore / explore.sum()
+
+
+def _class_probs(spec: PersonaSpec, config: PersonagenConfig) -> np.ndarray:
+    h = config.hierarchy
+    probs = np.zeros(h.n_classes)
+    share = spec.knobs.preferred_class_share
+    for d, dept in enumerate(h.departments):
+        lo, hi = int(h.department_offsets[d]), int(h.department_offsets[d + 1])
+        within = np.full(hi - lo, 1.0 / (hi - lo))
+        preferred = spec.class_preferences.get(dept, [])
+        if preferred:
+            mask = np.zeros(hi - lo)
+            for cls in preferred:
+                mask[h.classes[d].index(cls)] = 1.0
+            within = share * mask / mask.sum() + (1 - share) * within
+        probs[lo:hi] = within
+    return probs
+
+
+def _segment_probs(spec: PersonaSpec, config: PersonagenConfig) -> np.ndarray:
+    names = list(config.segments.segments)
+    base = np.array([s.base_share for s in config.segments.segments.values()])
+    typical = names.index(spec.spending_profile.typical_segment)
+    others = base.copy()
+    others[typical] = 0.0
+    share = spec.knobs.typical_segment_share
+    probs = others / others.sum() * (1 - share) if others.sum() > 0 else np.zeros_like(base)
+    probs[typical] = share if others.sum() > 0 else 1.0
+    return probs
+
+
+#: Smallest prior probability of a department or class: Dirichlet parameters must
+#: be positive, so an excluded department keeps a negligible mass (1e-6).
+PROB_FLOOR = 1e-6
+
+
+def _floor(probs: np.ndarray, hierarchy: ProductHierarchy | None) -> np.ndarray:
+    """Floor probabilities at PROB_FLOOR and renormalise (within departments for classes)."""
+    probs = np.maximum(probs, PROB_FLOOR)
+    if hierarchy is None:
+        probs = probs / probs.sum(axis=-1, keepdims=True)
+    else:
+        totals = np.stack([np.bincount(hierarchy.class_department, weights=row) for row in probs])
+        probs = probs / totals[:, hierarchy.class_department]
+    return probs.astype(np.float32)
+
+
+def build_prior_arrays(config: PersonagenConfig) -> PriorArrays:
+    """Turn a validated configuration into the model's numeric priors.
+
+    Parameters
+    ----------
+    config : PersonagenConfig
+        Validated configuration.
+
+    Returns
+    -------
+    PriorArrays
+        See the class docstring for every array's shape and meaning.
+    """
+    personas = list(config.personas.personas.values())
+    segments = list(config.segments.segments.values())
+    h = config.hierarchy
+    f32 = np.float32
+
+    def per_persona(fn) -> np.ndarray:
+        return np.array([fn(p) for p in personas], dtype=f32)
+
+    aov = np.array([interval_to_lognormal(*p.spending_profile.avg_order_value) for p in personas])
+    share_c = per_persona(lambda p: p.knobs.between_customer_value_share)
+    rate = np.array(
+        [interval_to_lognormal(*p.spending_profile.frequency_per_month) for p in personas]
+    )
+    extra = np.array(
+        [
+            interval_to_lognormal(
+                max(p.knobs.basket_size[0] - 1, 0.05), max(p.knobs.basket_size[1] - 1, 0.1)
+            )
+            for p in personas
+        ]
+    )
+    rec = np.array([interval_to_lognormal(*s.recency_days) for s in segments])
+    life = np.array([interval_to_lognormal(*s.lifetime_months) for s in segments])
+    mult = np.array([interval_to_lognormal(*s.frequency_multiplier) for s in segments])
+    ret = np.array(
+        [
+            (
+                0.5 * (_logit(s.return_rate[0]) + _logit(s.return_rate[1])),
+                (_logit(s.return_rate[1]) - _logit(s.return_rate[0])) / (2 * Z90),
+            )
+            for s in segments
+        ]
+    )
+    population = config.personas.population
+    return PriorArrays(
+        weights=per_persona(lambda p: p.weight),
+        weight_concentration=np.asarray(population.weight_concentration, dtype=f32),
+        department_probs=_floor(np.stack([_department_probs(p, config) for p in personas]), None),
+        class_probs=_floor(np.stack([_class_probs(p, config) for p in personas]), h),
+        profile_concentration=np.asarray(population.profile_concentration, dtype=f32),
+        location_sd=np.asarray(population.location_sd, dtype=f32),
+        customer_concentration=per_persona(lambda p: p.knobs.customer_concentration),
+        log_order_value_loc=aov[:, 0].astype(f32),
+        log_order_value_sd_customer=(aov[:, 1] * np.sqrt(share_c)).astype(f32),
+        log_order_value_sd_order=(aov[:, 1] * np.sqrt(1 - share_c)).astype(f32),
+        log_rate_loc=rate[:, 0].astype(f32),
+        log_rate_sd=rate[:, 1].astype(f32),
+        log_extra_units_loc=extra[:, 0].astype(f32),
+        log_extra_units_sd=extra[:, 1].astype(f32),
+        segment_probs=np.stack([_segment_probs(p, config) for p in personas]).astype(f32),
+        baby_share=per_persona(lambda p: p.knobs.baby_share),
+        adult_size_probs=np.array(
+            [[p.knobs.adult_sizes.get(s, 0.0) for s in SIZE_LABELS] for p in personas], dtype=f32
+        ),
+        gender_probs=np.array(
+            [[p.demographics.gender.get(g, 0.0) for g in GENDER_LABELS] for p in personas],
+            dtype=f32,
+        ),
+        age_range=np.array([p.demographics.age_range for p in personas], dtype=np.int32),
+        log_recency_loc=rec[:, 0].astype(f32),
+        log_recency_sd=rec[:, 1].astype(f32),
+        log_lifetime_loc=life[:, 0].astype(f32),
+        log_lifetime_sd=life[:, 1].astype(f32),
+        log_multiplier_loc=mult[:, 0].astype(f32),
+        log_multiplier_sd=mult[:, 1].astype(f32),
+        logit_return_loc=ret[:, 0].astype(f32),
+        logit_return_sd=ret[:, 1].astype(f32),
+    )

@@ -1,0 +1,141 @@
+"""Observed customers for inference: from a customer table or from simulated arrays.
+
+A customer table in personagen's basic schema (its own output is the first
+test case) is turned into :class:`~personagen.data.Observations`. Bad
+data raise one :class:`~personagen.errors.DataError` naming the column, a few
+offending rows and the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from personagen.config import BASIC_CORE_COLUMNS, ProductHierarchy, department_units_columns
+from personagen.data._observations import Observations
+from personagen.errors import DataError, Problem, close_match_hint
+
+__all__ = ["observations_from_table", "read_customer_table"]
+
+#: The basic table's numeric columns inference reads (besides the department units).
+_NUMERIC = (
+    "total_purchases",
+    "total_revenue",
+    "recency_days",
+    "customer_lifetime_months",
+    "return_rate",
+)
+assert set(_NUMERIC) <= set(BASIC_CORE_COLUMNS)
+
+
+def read_customer_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or Parquet customer table.
+
+    Raises
+    ------
+    DataError
+        If the file is missing, unreadable or empty.
+    """
+    p = Path(path)
+    if not p.is_file():
+        state = "is a directory" if p.is_dir() else "does not exist"
+        raise DataError([Problem(str(p), "", f"file {state}; expected a CSV or Parquet table")])
+    try:
+        with p.open("rb") as f:
+            parquet = f.read(4) == b"PAR1"  # Parquet's magic number, whatever the suffix
+        table = pd.read_parquet(p) if parquet else pd.read_csv(p, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            [Problem(str(p), "", f"not UTF-8 text (byte {exc.start}) and not Parquet")]
+        ) from None
+    except Exception as exc:  # pandas/pyarrow raise many types for unreadable files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError([Problem(str(p), "", f"cannot read the table: {reason}")]) from None
+    if table.empty:
+        raise DataError([Problem(str(p), "", "the table has no rows")])
+    return table
+
+
+def _rows(mask: np.ndarray, ids: Sequence) -> str:
+    bad = np.flatnonzero(mask)[:3]
+    return ", ".join(f"row {i} ({ids[i]})" for i in bad) + (" ..." if mask.sum() > 3 else "")
+
+
+def observations_from_table(
+    table: pd.DataFrame, hierarchy: ProductHierarchy, source: str = "<table>"
+) -> Observations:
+    """Check a basic-schema customer table and return what inference observes.
+
+    Raises
+    ------
+    DataError
+        Listing missing columns (with close matches), non-numeric or negative
+        values, fewer units than orders, and duplicate customer ids.
+    """
+    unit_columns = department_units_columns(hierarchy)
+    needed = [*_NUMERIC, *unit_columns, "customer_id"]
+    problems = []
+    for col in needed:
+        if col not in table.columns:
+            hint = close_match_hint(col, [str(c) for c in table.columns])
+            problems.append(
+                Problem(
+                    source,
+                    col,
+                    f"missing column{hint}; expected the basic schema (docs/schemas.md)",
+                )
+            )
+    if problems:
+        raise DataError(problems)
+    ids = table["customer_id"].astype(str).to_numpy()
+    dup = pd.Series(ids).duplicated().to_numpy()
+    if dup.any():
+        problems.append(
+            Problem(
+                source,
+                "customer_id",
+                f"duplicate ids at {_rows(dup, ids)}; each customer must appear once",
+            )
+        )
+    values = {}
+    for col in needed[:-1]:
+        x = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=np.float64)
+        if col == "return_rate" and table[col].isna().all():
+            values[col] = x  # unknown returns (e.g. from transactions): the term is dropped
+            continue
+        if not np.isfinite(x).all():
+            bad = ~np.isfinite(x)
+            problems.append(
+                Problem(
+                    source, col, f"non-numeric, missing or infinite values at {_rows(bad, ids)}"
+                )
+            )
+        elif (x < 0).any():
+            problems.append(Problem(source, col, f"negative values at {_rows(x < 0, ids)}"))
+        values[col] = x
+    if problems:
+        raise DataError(problems)
+    dept = np.stack([values[c] for c in unit_columns], -1)
+    n = values["total_purchases"]
+    units = dept.sum(-1)
+    for col, bad, fix in (
+        ("total_purchases", n < 1, "every customer needs at least one order"),
+        ("dept_total_units_*", units < n, "units must be at least the number of orders"),
+        ("total_revenue", values["total_revenue"] <= 0, "revenue must be positive"),
+    ):
+        if bad.any():
+            problems.append(Problem(source, col, f"{fix}: {_rows(bad, ids)}"))
+    if problems:
+        raise DataError(problems)
+    return Observations(
+        n_orders=n.astype(np.int32),
+        units=units.astype(np.int32),
+        department_units=dept.astype(np.int32),
+        revenue=values["total_revenue"].astype(np.float32),
+        lifetime_months=np.maximum(values["customer_lifetime_months"], 1 / 31).astype(np.float32),
+        recency_days=values["recency_days"].astype(np.float32),
+        return_rate=values["return_rate"].astype(np.float32),
+    )

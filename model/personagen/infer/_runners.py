@@ -1,0 +1,253 @@
+"""Shared runners of every fit: NUTS, SVI with a convergence measure, and method choice.
+
+Each fit mode builds its model and hands it to :func:`run_nuts` or :func:`run_svi`;
+:func:`choose_method` decides between them by the number of customers, in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import jax
+import numpy as np
+import numpyro
+from jax import Array
+from numpyro.infer import MCMC, NUTS, SVI, Trace_ELBO
+
+__all__ = [
+    "NUTS_MAX_CUSTOMERS",
+    "SVI_CONVERGED",
+    "Diagnostics",
+    "Method",
+    "RunResult",
+    "SviRun",
+    "choose_method",
+    "group_by_chain",
+    "run_nuts",
+    "run_svi",
+    "svi_settled",
+]
+
+#: SVI counts as converged when its objective on the full data moved by less than
+#: this many nats, beyond its Monte Carlo noise, over the last tenth of its steps
+#: (see :func:`run_svi`).
+SVI_CONVERGED = 0.01
+#: The two ends of the last tenth are compared with SVI_CHECK_REPEATS ELBO estimates
+#: of SVI_CHECK_PARTICLES particles each; both ends share the keys (common random
+#: numbers), so the noise of each difference shrinks with the change in the guide.
+#: For the Laplace guide (a point mass) the estimate is exact.
+SVI_CHECK_REPEATS = 8
+SVI_CHECK_PARTICLES = 32
+#: Above this many customers ``method="auto"`` uses SVI instead of NUTS
+#: (NUMPYRO_NOTES: exact NUTS is practical up to a few times 10^4 customers here).
+NUTS_MAX_CUSTOMERS = 20_000
+Method = Literal["auto", "nuts", "svi"]
+
+
+def choose_method(n_customers: int, method: Method) -> Literal["nuts", "svi"]:
+    """Return the method a fit of ``n_customers`` uses.
+
+    ``auto`` is NUTS up to :data:`NUTS_MAX_CUSTOMERS` customers and SVI above.
+    """
+    if method == "auto":
+        return "nuts" if n_customers <= NUTS_MAX_CUSTOMERS else "svi"
+    return method
+
+
+def svi_settled(change: float, se: float) -> bool:
+    """Whether a full-data objective change is below ``SVI_CONVERGED`` plus 3 standard errors."""
+    return bool(change < SVI_CONVERGED + 3.0 * se)
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """How a fit went.
+
+    Attributes
+    ----------
+    sample_stats : dict of str to ndarray, each shape (chains, draws)
+        NUTS: ``diverging``, ``n_steps``, ``energy``; empty for SVI.
+    losses : ndarray
+        SVI losses per step (empty for NUTS); with a subsampled plate they are noisy
+        estimates of the full-data loss.
+    svi_loss_change : float
+        Change of the full-data SVI objective (nats) over the last tenth of the steps
+        (:func:`run_svi`); NaN for NUTS.
+    svi_loss_se : float
+        Standard error of ``svi_loss_change``: its Monte Carlo error (none for the
+        Laplace guide) or four float32 units of the objective, whichever is larger.
+    label_switching : float
+        ``learn`` mode: fraction of draws whose labels the relabelling permuted;
+        0.0 otherwise.
+    """
+
+    sample_stats: Mapping[str, np.ndarray] = field(default_factory=dict)
+    losses: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    svi_loss_change: float = float("nan")
+    svi_loss_se: float = float("nan")
+    label_switching: float = 0.0
+
+    @property
+    def svi_converged(self) -> bool:
+        """Whether SVI settled (:func:`svi_settled`); False for NUTS."""
+        return svi_settled(self.svi_loss_change, self.svi_loss_se)
+
+    @property
+    def divergences(self) -> int:
+        """Number of divergent NUTS transitions (0 for SVI)."""
+        diverging = self.sample_stats.get("diverging")
+        return int(np.sum(diverging)) if diverging is not None else 0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a runner returns: draws of the fitted sites, the method, the diagnostics.
+
+    Attributes
+    ----------
+    draws : dict of str to ndarray, each shape (chains, draws, ...)
+        Posterior draws of the fitted population sites.
+    method : {"nuts", "svi"}
+        The method that made them.
+    diagnostics : Diagnostics
+    """
+
+    draws: dict[str, np.ndarray]
+    method: Literal["nuts", "svi"]
+    diagnostics: Diagnostics
+
+
+def group_by_chain(flat: Mapping[str, Array], num_chains: int) -> dict[str, np.ndarray]:
+    """Reshape draws (chains * draws, ...) to (chains, draws, ...): the one reshape of SVI draws."""
+    return {
+        site: np.asarray(value).reshape(num_chains, -1, *np.shape(value)[1:])
+        for site, value in flat.items()
+    }
+
+
+def run_nuts(
+    kernel: NUTS,
+    model_args: tuple,
+    *,
+    key: Array,
+    sites: tuple[str, ...],
+    num_warmup: int,
+    num_samples: int,
+    num_chains: int,
+    progress_bar: bool,
+    jit_model_args: bool = False,
+    one_device: Literal["sequential", "vectorized"] = "sequential",
+) -> RunResult:
+    """Run ``kernel`` on ``model_args``: chains in parallel where there are devices for them.
+
+    ``one_device`` says how chains share a single device: ``sequential`` compiles the
+    sampler once per chain, ``vectorized`` once for all (worth it for large models).
+    Returns the draws of ``sites`` grouped by chain and the NUTS diagnostics
+    (``diverging``, ``n_steps``, ``energy``) every fit reports.
+    """
+    chain_method = "parallel" if jax.local_device_count() >= num_chains else one_device
+    mcmc = MCMC(
+        kernel,
+        num_warmup=num_warmup,
+        num_samples=num_samples,
+        num_chains=num_chains,
+        chain_method=chain_method,
+        progress_bar=progress_bar,
+        jit_model_args=jit_model_args,
+    )
+    mcmc.run(key, *model_args, extra_fields=("diverging", "num_steps", "energy"))
+    samples = mcmc.get_samples(group_by_chain=True)
+    extra = mcmc.get_extra_fields(group_by_chain=True)
+    stats = {
+        "diverging": np.asarray(extra["diverging"]),
+        "n_steps": np.asarray(extra["num_steps"]),
+        "energy": np.asarray(extra["energy"]),
+    }
+    draws = {site: np.asarray(samples[site]) for site in sites}
+    return RunResult(draws, "nuts", Diagnostics(sample_stats=stats))
+
+
+@dataclass(frozen=True)
+class SviRun:
+    """Optimised parameters of an SVI run, its losses and its convergence measure.
+
+    Attributes
+    ----------
+    params : dict
+        The guide's optimised parameters.
+    losses : ndarray
+        Loss per step.
+    loss_change, loss_se : float
+        As :attr:`Diagnostics.svi_loss_change` and :attr:`Diagnostics.svi_loss_se`.
+    """
+
+    params: dict
+    losses: np.ndarray
+    loss_change: float
+    loss_se: float
+
+    def diagnostics(self) -> Diagnostics:
+        """Return the run's :class:`Diagnostics`."""
+        return Diagnostics(
+            losses=self.losses, svi_loss_change=self.loss_change, svi_loss_se=self.loss_se
+        )
+
+
+def run_svi(
+    model: Callable[..., None],
+    guide: Callable[..., None],
+    model_args: tuple,
+    *,
+    key: Array,
+    steps: int,
+    step_size: Callable[[int], float],
+    progress_bar: bool,
+    fit_kwargs: Mapping[str, object] | None = None,
+) -> SviRun:
+    """Optimise ``guide`` with Adam, then measure how far the objective still moved.
+
+    The run stops once at nine tenths of ``steps``; ``loss_change`` is the
+    difference of the full-data ELBO (``model_args`` without ``fit_kwargs``, such as a
+    subsample size) between that point and the end, averaged over
+    ``SVI_CHECK_REPEATS`` estimates that use the same keys at both ends, and
+    ``loss_se`` its standard error (at least four float32 units of the objective).
+    The per-step losses cannot serve: they are noisy for stochastic guides and
+    subsampled plates.
+    """
+    kwargs = dict(fit_kwargs or {})
+    svi = SVI(model, guide, numpyro.optim.Adam(step_size=step_size), Trace_ELBO())
+    k_run, k_check = jax.random.split(key)
+    head = steps - steps // 10
+    first = svi.run(k_run, head, *model_args, progress_bar=progress_bar, **kwargs)
+    rest = svi.run(
+        k_run,
+        steps - head,
+        *model_args,
+        progress_bar=progress_bar,
+        init_state=first.state,
+        **kwargs,
+    )
+    elbo = Trace_ELBO(num_particles=SVI_CHECK_PARTICLES)
+
+    # jitted, with the data as arguments: run eagerly, every operation would compile alone
+    @jax.jit
+    def change(keys: Array, params0: dict, params1: dict, args: tuple) -> Array:
+        def one(k: Array) -> Array:
+            return elbo.loss(k, params0, model, guide, *args) - elbo.loss(
+                k, params1, model, guide, *args
+            )
+
+        return jax.vmap(one)(keys)
+
+    diffs = np.asarray(
+        change(jax.random.split(k_check, SVI_CHECK_REPEATS), first.params, rest.params, model_args),
+        dtype=np.float64,
+    )
+    losses = np.concatenate([np.asarray(first.losses), np.asarray(rest.losses)])
+    # the ELBOs are float32 sums: a difference below a few units in their last place
+    # is rounding, not movement
+    rounding = 4.0 * float(np.spacing(np.float32(abs(losses[-1]))))
+    se = max(float(diffs.std(ddof=1) / np.sqrt(diffs.size)), rounding)
+    return SviRun(rest.params, losses, abs(float(diffs.mean())), se)

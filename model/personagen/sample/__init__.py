@@ -1,0 +1,56 @@
+"""Sampling: chunked, deterministic simulation of customers, their tables and files.
+
+The third stage of the data flow on the sampling side (``docs/architecture.md``):
+the story's customers, drawn chunk by chunk (:func:`iter_customer_chunks`), become
+Arrow tables (:func:`basic_batch`, :func:`enriched_batch`, with fake identities)
+and files (:func:`sample_to_files`). Customer ``i`` of a run depends only on the
+configuration, the seed and ``i``.
+"""
+
+from personagen.sample._identities import PROFILE_COLUMNS, SUPPORTED_LOCALES, draw_profiles
+from personagen.sample._job import (
+    BASIC_CHUNK,
+    BASIC_STEM,
+    ENRICHED_CHUNK,
+    ENRICHED_STEM,
+    SampleRequest,
+    output_paths,
+    sample_to_files,
+)
+from personagen.sample._simulate import MIN_BATCH, CustomerChunk, iter_customer_chunks, run_keys
+from personagen.sample._sinks import FileFormat
+from personagen.sample._summary import SampleSummary, persona_counts
+from personagen.sample._tables import (
+    ColumnInfo,
+    TableLayout,
+    basic_batch,
+    customer_ids,
+    enriched_batch,
+    table_layout,
+)
+
+__all__ = [
+    "BASIC_CHUNK",
+    "BASIC_STEM",
+    "ENRICHED_CHUNK",
+    "ENRICHED_STEM",
+    "MIN_BATCH",
+    "PROFILE_COLUMNS",
+    "SUPPORTED_LOCALES",
+    "ColumnInfo",
+    "CustomerChunk",
+    "FileFormat",
+    "SampleRequest",
+    "SampleSummary",
+    "TableLayout",
+    "basic_batch",
+    "customer_ids",
+    "draw_profiles",
+    "enriched_batch",
+    "iter_customer_chunks",
+    "output_paths",
+    "persona_counts",
+    "run_keys",
+    "sample_to_files",
+    "table_layout",
+]

@@ -1,0 +1,332 @@
+"""Sample a synthetic customer base to files: tables, data dictionary, metadata.
+
+Sampling (JAX) and writing (Arrow) run as a pipeline: the main thread samples
+chunk ``k + 1`` while a writer thread builds the Arrow batches of chunk ``k``
+and each output file encodes its batches in a thread of its own
+(:mod:`personagen.sample._sinks`); JAX and Arrow release the GIL for their
+heavy work. Memory is bounded by a few chunks whatever the number of
+customers. Every file is written under a temporary name and renamed when
+complete; ``metadata.json`` is written last.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import queue
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from personagen._io import atomic_path, check_writable, write_text_atomic
+from personagen.config import PersonagenConfig, build_prior_arrays, build_structure
+from personagen.errors import bad_argument
+from personagen.sample._identities import check_locale
+from personagen.sample._simulate import CustomerChunk, iter_customer_chunks, run_keys
+from personagen.sample._sinks import FileFormat, Sink, close_sinks
+from personagen.sample._summary import SampleSummary, check_persona_counts
+from personagen.sample._tables import TableLayout, basic_batch, enriched_batch, table_layout
+from personagen.story import Population, draw_population, mean_population
+
+__all__ = [
+    "BASIC_CHUNK",
+    "BASIC_STEM",
+    "ENRICHED_CHUNK",
+    "ENRICHED_STEM",
+    "SampleRequest",
+    "output_paths",
+    "sample_to_files",
+]
+
+BASIC_STEM = "customer_sales_data_basic"
+ENRICHED_STEM = "customer_sales_data_enriched"
+#: Default customers per chunk. A chunk is one compiled batch and one Parquet row
+#: group; an enriched chunk (859 columns) holds about 8 KB per customer while it
+#: is converted, so its default is smaller (peak memory, docs/benchmarks.md).
+BASIC_CHUNK = 100_000
+ENRICHED_CHUNK = 10_000
+#: Population fields recorded in metadata.json when a run samples a given population
+#: (the class profiles are always the YAML's: no fit learns them).
+_RECORDED_SITES = ("persona_weights", "department_profile", "order_value_loc", "purchase_rate_loc")
+
+
+@dataclass(frozen=True)
+class SampleRequest:
+    """What to sample and where to write it.
+
+    Attributes
+    ----------
+    out_dir : Path or str
+        Directory of the output files (created if missing).
+    n_customers : int
+        Customers to draw; ignored when ``persona_counts`` is given.
+    seed : int
+        Run seed: customer ``i`` draws from ``fold_in(key(seed), i)``; recorded in metadata.
+    chunk_size : int, optional
+        Customers per compiled batch (does not change the data); by default
+        :data:`BASIC_CHUNK`, or :data:`ENRICHED_CHUNK` with the enriched table.
+    file_format : {"parquet", "csv"}
+        Format of the two tables.
+    locale : str
+        Locale of the fake profiles (``en_US``, ``en_GB``, ``en_IE``).
+    as_of : datetime.date
+        Date the data describe: signup dates are ``as_of`` minus the lifetime.
+    basic_only : bool
+        Write only the basic table (the basic rows are identical either way).
+    draw_population : bool
+        Draw the population (weights, profiles) from its prior instead of using its means.
+    persona_counts : mapping of str to int, optional
+        Exact customers per persona (conditional generation), in this order.
+    population : Population, optional
+        A given population (e.g. a fitted model's posterior means,
+        :meth:`personagen.infer.FittedModel.mean_population`) instead of the prior's.
+    population_source : str
+        Where ``population`` came from, for the metadata.
+    overwrite : bool
+        Replace existing output files (never done otherwise).
+    command : str
+        The command line that made the run, for the metadata.
+    """
+
+    out_dir: Path | str
+    n_customers: int
+    seed: int
+    chunk_size: int | None = None
+    file_format: FileFormat = "parquet"
+    locale: str = "en_US"
+    as_of: dt.date = dt.date(2026, 1, 1)
+    basic_only: bool = False
+    draw_population: bool = False
+    persona_counts: Mapping[str, int] | None = None
+    population: Population | None = None
+    population_source: str = ""
+    overwrite: bool = False
+    command: str = ""
+
+
+def output_paths(request: SampleRequest) -> dict[str, Path]:
+    """Return every file a sample run writes, keyed by role."""
+    ext = "csv" if request.file_format == "csv" else "parquet"
+    paths = {"basic": Path(request.out_dir) / f"{BASIC_STEM}.{ext}"}
+    if not request.basic_only:
+        paths["enriched"] = Path(request.out_dir) / f"{ENRICHED_STEM}.{ext}"
+    paths["dictionary"] = Path(request.out_dir) / "data_dictionary.csv"
+    paths["metadata"] = Path(request.out_dir) / "metadata.json"
+    return paths
+
+
+def _population_record(request: SampleRequest) -> tuple[str, dict[str, Any] | None]:
+    if request.draw_population:
+        return "drawn", None
+    if request.population is None:
+        return "prior means", None
+    values = {k: np.asarray(getattr(request.population, k)).tolist() for k in _RECORDED_SITES}
+    return f"{', '.join(_RECORDED_SITES)} from {request.population_source}", values
+
+
+def _metadata(request: SampleRequest, config: PersonagenConfig, n: int) -> dict[str, Any]:
+    population, values = _population_record(request)
+    return {
+        "personagen_version": version("personagen"),
+        "jax_version": version("jax"),
+        "jaxlib_version": version("jaxlib"),
+        # The same seed gives other draws on a GPU than on the CPU (docs/sampling.md).
+        "jax_backend": jax.default_backend(),
+        "device": jax.devices()[0].device_kind,
+        "numpyro_version": version("numpyro"),
+        "faker_version": version("faker"),
+        "python_version": platform.python_version(),
+        "seed": request.seed,
+        "config_hash": config.config_hash(),
+        "rows": n,
+        "as_of": request.as_of.isoformat(),
+        "format": request.file_format,
+        "locale": request.locale,
+        "basic_only": request.basic_only,
+        "population": population,
+        "population_values": values,
+        "persona_counts": dict(request.persona_counts) if request.persona_counts else None,
+        "command": request.command,
+        "sources": dict(config.sources),
+        "config": config.to_dict(),
+    }
+
+
+def _check_request(request: SampleRequest, config: PersonagenConfig) -> None:
+    """Raise a :class:`~personagen.errors.ParameterError` for an impossible request."""
+    if request.draw_population and request.population is not None:
+        raise bad_argument("population", "a given population cannot be combined with drawing one")
+    if request.persona_counts is not None:
+        check_persona_counts(request.persona_counts, config.persona_names)
+    elif request.n_customers < 0:
+        raise bad_argument("n_customers", f"expected a count >= 0, got {request.n_customers}")
+    if request.chunk_size is not None and request.chunk_size < 1:
+        raise bad_argument("chunk_size", f"expected a positive integer, got {request.chunk_size}")
+    if request.file_format not in ("csv", "parquet"):
+        raise bad_argument(
+            "file_format", f"expected 'csv' or 'parquet', got {request.file_format!r}"
+        )
+    check_locale(request.locale)
+
+
+def _open_sinks(
+    paths: Mapping[str, Path], layout: TableLayout, request: SampleRequest, meta: dict[str, str]
+) -> dict[str, Sink]:
+    sinks: dict[str, Sink] = {}
+    try:
+        sinks["basic"] = Sink(paths["basic"], layout.basic_schema, request.file_format, meta)
+        if "enriched" in paths:
+            sinks["enriched"] = Sink(
+                paths["enriched"], layout.enriched_schema, request.file_format, meta
+            )
+    except BaseException as exc:
+        close_sinks(sinks.values(), exc)
+        raise
+    return sinks
+
+
+def _write_chunks(
+    chunks: Callable[[], Any],
+    sinks: Mapping[str, Sink],
+    write_chunk: Callable[[CustomerChunk], None],
+) -> None:
+    """Feed the chunks to a writer thread; keep all files or none."""
+    work: queue.Queue[CustomerChunk | None] = queue.Queue(maxsize=2)
+    failure: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            while (chunk := work.get()) is not None:
+                write_chunk(chunk)
+        except BaseException as exc:  # handed to the main thread
+            failure.append(exc)
+            while work.get() is not None:
+                pass
+
+    thread = threading.Thread(target=writer, name="personagen-writer", daemon=True)
+    thread.start()
+    error: BaseException | None = None
+    try:
+        for chunk in chunks():
+            if failure:
+                break
+            work.put(chunk)
+    except BaseException as exc:
+        error = exc
+    finally:
+        work.put(None)
+        thread.join()
+    error = error or (failure[0] if failure else None)
+    error = close_sinks(sinks.values(), error)
+    if error is not None:
+        raise error
+
+
+def sample_to_files(
+    config: PersonagenConfig,
+    request: SampleRequest,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> SampleSummary:
+    """Sample customers and write the tables, the data dictionary and metadata.json.
+
+    Parameters
+    ----------
+    config : PersonagenConfig
+        Validated configuration (for a look-alike sample, the fitted model's ``config``).
+    request : SampleRequest
+        Size, seed, output directory and format.
+    progress : callable, optional
+        Called with the number of customers written after each chunk.
+
+    Returns
+    -------
+    SampleSummary
+
+    Raises
+    ------
+    ParameterError
+        If an output exists and ``overwrite`` is false, or the request is invalid
+        (naming the field: ``persona_counts``, ``locale``, ``chunk_size``, ...).
+    """
+    _check_request(request, config)
+    paths = output_paths(request)
+    check_writable(list(paths.values()), overwrite=request.overwrite)
+    priors, structure = build_prior_arrays(config), build_structure(config)
+    names = config.persona_names
+    personas = None
+    n = request.n_customers
+    if request.persona_counts:
+        personas = np.concatenate(
+            [np.full(k, names.index(p), np.int32) for p, k in request.persona_counts.items()]
+        )
+        n = int(personas.shape[0])
+    pop_key, customer_key = run_keys(request.seed)
+    if request.population is not None:
+        pop = request.population
+    elif request.draw_population:
+        pop = draw_population(priors, structure, key=pop_key)
+    else:
+        pop = mean_population(priors, structure)
+    layout = table_layout(config.hierarchy)
+    segments = list(config.segments.segments)
+    meta = {
+        "personagen.seed": str(request.seed),
+        "personagen.config_hash": config.config_hash(),
+        "personagen.version": version("personagen"),
+        "personagen.as_of": request.as_of.isoformat(),
+    }
+    summary = SampleSummary(names, config.hierarchy.departments)
+    sinks = _open_sinks(paths, layout, request, meta)
+
+    def write_chunk(chunk: CustomerChunk) -> None:
+        basic = basic_batch(chunk, layout, segments, request.as_of)
+        sinks["basic"].write(basic)
+        if "enriched" in sinks:
+            sinks["enriched"].write(enriched_batch(basic, chunk, layout, names, request.locale))
+        summary.update(chunk, basic)
+        if progress is not None:
+            progress(chunk.n)
+
+    def chunks() -> Any:
+        return iter_customer_chunks(
+            pop,
+            priors,
+            structure,
+            key=customer_key,
+            n_customers=n,
+            chunk_size=request.chunk_size
+            or (BASIC_CHUNK if request.basic_only else ENRICHED_CHUNK),
+            enriched=not request.basic_only,
+            personas=personas,
+        )
+
+    _write_chunks(chunks, sinks, write_chunk)
+    _write_dictionary(paths["dictionary"], layout, request.basic_only)
+    write_text_atomic(paths["metadata"], json.dumps(_metadata(request, config, n), indent=2) + "\n")
+    summary.files = [str(p) for p in paths.values()]
+    return summary
+
+
+def _write_dictionary(path: Path, layout: TableLayout, basic_only: bool) -> None:
+    rows = [c for c in layout.dictionary if not (basic_only and c.table == "enriched")]
+    table = pa.table(
+        {
+            "column": [c.column for c in rows],
+            "meaning": [c.meaning for c in rows],
+            "unit": [c.unit for c in rows],
+            "dtype": [c.dtype for c in rows],
+            "table": [c.table for c in rows],
+        }
+    )
+    with atomic_path(path) as tmp:
+        pacsv.write_csv(table, tmp)

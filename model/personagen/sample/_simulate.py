@@ -1,0 +1,233 @@
+"""Chunked, deterministic forward sampling of synthetic customers.
+
+Customer ``i`` of a run draws everything from ``fold_in(customer_key, i)``
+(core story from ``fold_in(., 0)``, enriched details from ``fold_in(., 1)``),
+so its values do not depend on the chunk size, on how many workers share the
+run, or on whether the enriched details are drawn at all: the basic table is
+exactly the enriched table restricted to its columns. Each chunk has a fixed
+shape (the last one is padded and trimmed), so the sampler is compiled once.
+
+Money is integer cents: revenue is split over departments and classes by
+:func:`personagen.story.split_cents`, so department values sum to the total and
+class values to their department.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+from jaxtyping import Int
+from numpyro import handlers
+
+from personagen.config import DAYS_PER_MONTH, SIZE_KIND_KIDS, PriorArrays, Structure
+from personagen.story import MAX_UNITS, Population, customer_core, customer_details, split_cents
+
+__all__ = [
+    "MIN_BATCH",
+    "CustomerChunk",
+    "iter_customer_chunks",
+    "run_keys",
+]
+
+#: Smallest compiled batch (unless ``chunk_size`` is smaller): runs of fewer
+#: customers are padded to it, so that small runs of different sizes share one
+#: compilation (about 10 s) instead of compiling once per size.
+MIN_BATCH = 1_024
+
+
+@dataclass(frozen=True)
+class CustomerChunk:
+    """One chunk of simulated customers as NumPy arrays (rows ``start:start + n``).
+
+    ``core`` holds, per customer: ``customer_index``, ``persona``, ``segment``,
+    ``n_orders``, ``units``, ``revenue_cents``, ``lifetime_days``, ``recency_days``,
+    ``return_rate``, ``department_units`` (n, D), ``department_cents`` (n, D).
+    ``details`` (enriched only, else empty) adds ``class_units`` (n, C),
+    ``class_cents`` (n, C), ``baby_units``, ``child_units``, ``adult_size_units``
+    (n, 5), ``gender``, ``age``, ``profile_draws`` (n, 8).
+    """
+
+    start: int
+    core: Mapping[str, np.ndarray]
+    details: Mapping[str, np.ndarray]
+
+    @property
+    def n(self) -> int:
+        """Number of customers in the chunk."""
+        return int(self.core["persona"].shape[0])
+
+
+def run_keys(seed: int) -> tuple[Array, Array]:
+    """Return ``(population_key, customer_key)`` of a run seed."""
+    root = jax.random.key(seed)
+    return jax.random.fold_in(root, 0), jax.random.fold_in(root, 1)
+
+
+def _one_core(pop, priors, key, persona):
+    fn = customer_core
+    if persona is not None:
+        fn = handlers.condition(fn, data={"persona": persona})
+    site = handlers.seed(fn, jax.random.fold_in(key, 0))(pop, priors)
+    units = site["units"]
+    revenue_cents = jnp.maximum(jnp.round(site["total_revenue"] * 100.0), 1.0).astype(jnp.int32)
+    dept_units = site["department_units"]
+    dept_cents = split_cents(revenue_cents, dept_units, units)
+    lifetime_days = jnp.maximum(jnp.round(site["lifetime_months"] * DAYS_PER_MONTH), 1.0)
+    lifetime_days = lifetime_days.astype(jnp.int32)
+    recency = jnp.minimum(jnp.floor(site["recency_days"]).astype(jnp.int32), lifetime_days)
+    return {
+        "persona": site["persona"].astype(jnp.int32),
+        "segment": site["segment"].astype(jnp.int32),
+        "n_orders": site["n_orders"],
+        "units": units,
+        "revenue_cents": revenue_cents,
+        "lifetime_days": lifetime_days,
+        "recency_days": recency,
+        "return_rate": site["return_rate"],
+        "department_units": dept_units,
+        "department_cents": dept_cents,
+    }
+
+
+def _one_details(pop, priors, structure, key, core):
+    site_core = {"persona": core["persona"], "department_units": core["department_units"]}
+    seeded = handlers.seed(customer_details, jax.random.fold_in(key, 1))
+    d = seeded(pop, priors, structure, site_core)
+    class_units = d["class_units"]
+    class_cents = split_cents(core["revenue_cents"], class_units, core["units"])
+    kind = structure.size_kind
+    kids = jnp.sum(jnp.where(kind == SIZE_KIND_KIDS, core["department_units"], 0), axis=-1)
+    return {
+        "class_units": class_units,
+        "class_cents": class_cents,
+        "baby_units": d["baby_units"].astype(jnp.int32),
+        "child_units": kids - d["baby_units"].astype(jnp.int32),
+        "adult_size_units": d["adult_size_units"].astype(jnp.int32),
+        "gender": d["gender"].astype(jnp.int32),
+        "age": d["age"].astype(jnp.int32),
+        "profile_draws": d["profile_draws"],
+    }
+
+
+@partial(jax.jit, static_argnames=("structure", "n", "enriched"))
+def _sample_chunk(
+    pop: Population,
+    priors: PriorArrays,
+    customer_key: Array,
+    start: Array,
+    personas: Array | None,
+    *,
+    structure: Structure,
+    n: int,
+    enriched: bool,
+) -> tuple[dict[str, Array], dict[str, Array]]:
+    """Draw customers ``start .. start + n - 1`` (one compiled batch).
+
+    The structure, the batch size and whether the details are drawn are static (the
+    compiled function's cache key, kept by ``jax.jit`` itself); the population, the
+    prior values and the keys are traced arguments, so priors that differ only in
+    their values (a sweep over a concentration, a posterior population) share one
+    compilation. ``personas`` is ``None`` (drawn) or an int32 array of shape (n,).
+    """
+    index = start + jnp.arange(n, dtype=jnp.uint32)
+    keys = jax.vmap(lambda i: jax.random.fold_in(customer_key, i))(index)
+    conditioned = personas is not None
+    core = jax.vmap(_one_core, in_axes=(None, None, 0, 0 if conditioned else None))(
+        pop, priors, keys, personas
+    )
+    details = (
+        jax.vmap(_one_details, in_axes=(None, None, None, 0, 0))(pop, priors, structure, keys, core)
+        if enriched
+        else {}
+    )
+    return core, details
+
+
+def iter_customer_chunks(
+    pop: Population,
+    priors: PriorArrays,
+    structure: Structure,
+    *,
+    key: Array,
+    n_customers: int,
+    chunk_size: int,
+    enriched: bool,
+    personas: Int[np.ndarray, " customers"] | None = None,
+    start: int = 0,
+) -> Iterator[CustomerChunk]:
+    """Yield simulated customers chunk by chunk.
+
+    Parameters
+    ----------
+    pop : Population
+        Population parameters (:func:`~personagen.story.mean_population`,
+        :func:`~personagen.story.draw_population` or a fitted model's).
+    priors : PriorArrays
+        Numeric priors.
+    structure : Structure
+        Static structure of the configuration.
+    key : Array
+        The run's customer key (:func:`run_keys`).
+    n_customers : int
+        Number of customers to draw (indices ``start .. start + n_customers - 1``).
+    chunk_size : int
+        Customers per compiled batch; any value gives the same customers.
+    enriched : bool
+        Also draw the enriched-only details (class units, sizes, profile draws).
+        The core arrays are identical either way.
+    personas : ndarray of int, shape (n_customers,), optional
+        Fixed persona of each customer (conditional generation); drawn if omitted.
+    start : int
+        Index of the first customer (for shards of a larger run).
+
+    Yields
+    ------
+    CustomerChunk
+
+    Raises
+    ------
+    ValueError
+        If ``chunk_size < 1`` or ``n_customers < 0`` (naming the parameter), or a
+        customer draws more units than exact money arithmetic allows.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if n_customers < 0:
+        raise ValueError(f"n_customers must be >= 0, got {n_customers}")
+    size = min(chunk_size, max(n_customers, MIN_BATCH))
+    numeric = jax.tree.map(jnp.asarray, priors)
+    for offset in range(0, n_customers, size):
+        n_here = min(size, n_customers - offset)
+        fixed = None
+        if personas is not None:
+            fixed = np.zeros(size, dtype=np.int32)
+            fixed[:n_here] = personas[offset : offset + n_here]
+            fixed = jnp.asarray(fixed)
+        core, details = _sample_chunk(
+            pop,
+            numeric,
+            key,
+            jnp.uint32(start + offset),
+            fixed,
+            structure=structure,
+            n=size,
+            enriched=enriched,
+        )
+        core_np = {k: np.asarray(v)[:n_here] for k, v in core.items()}
+        if core_np["units"].size and int(core_np["units"].max()) >= MAX_UNITS:
+            raise ValueError(
+                f"a customer drew {int(core_np['units'].max())} units; exact int32 money "
+                f"arithmetic allows at most {MAX_UNITS - 1} (docs/sampling.md): lower the "
+                "basket_size or lifetime ranges of the priors"
+            )
+        core_np["customer_index"] = np.arange(
+            start + offset, start + offset + n_here, dtype=np.int64
+        )
+        details_np = {k: np.asarray(v)[:n_here] for k, v in details.items()}
+        yield CustomerChunk(start=start + offset, core=core_np, details=details_np)

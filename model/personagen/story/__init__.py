@@ -1,0 +1,80 @@
+"""The generative story: the NumPyro model, its distributions and loop-free samplers.
+
+The second stage of the data flow (``docs/architecture.md``): it reads the
+:class:`~personagen.config.Structure` and :class:`~personagen.config.PriorArrays`
+of a configuration and imports no pandas, YAML or I/O.
+
+* :mod:`._population`: persona weights, profiles and locations (the prior written once);
+* :mod:`._model`: each customer's story (:func:`customer_core`, :func:`customer_details`)
+  and :func:`persona_model` for ``numpyro.infer.Predictive``;
+* :mod:`._distributions`, :mod:`._samplers`: numpyro distributions with exact
+  ``log_prob`` and fixed-work samplers; :mod:`._money`: exact integer cents.
+"""
+
+from personagen.story._distributions import (
+    FastBinomial,
+    FastDirichletMultinomial,
+    FastGamma,
+    FastMultinomial,
+    FastPoisson,
+    GroupedDirichletMultinomial,
+)
+from personagen.story._model import (
+    CORE_SITES,
+    DETAIL_SITES,
+    N_PROFILE_DRAWS,
+    customer_core,
+    customer_details,
+    fenton_wilkinson,
+    gamma_from_lognormal,
+    persona_model,
+)
+from personagen.story._money import MAX_UNITS, split_cents
+from personagen.story._population import (
+    FITTED_SITES,
+    MIN_FREE_CONCENTRATION,
+    DepartmentProfileSite,
+    Population,
+    anchored_department_profile,
+    as_arrays,
+    dirichlet_department_profile,
+    draw_population,
+    mean_population,
+    population_means,
+    population_model,
+    population_sites,
+)
+from personagen.story._samplers import cumsum, segment_sum
+
+__all__ = [
+    "CORE_SITES",
+    "DETAIL_SITES",
+    "FITTED_SITES",
+    "MAX_UNITS",
+    "MIN_FREE_CONCENTRATION",
+    "N_PROFILE_DRAWS",
+    "DepartmentProfileSite",
+    "FastBinomial",
+    "FastDirichletMultinomial",
+    "FastGamma",
+    "FastMultinomial",
+    "FastPoisson",
+    "GroupedDirichletMultinomial",
+    "Population",
+    "anchored_department_profile",
+    "as_arrays",
+    "cumsum",
+    "customer_core",
+    "customer_details",
+    "dirichlet_department_profile",
+    "draw_population",
+    "fenton_wilkinson",
+    "gamma_from_lognormal",
+    "mean_population",
+    "persona_model",
+    "population_means",
+    "population_model",
+    "population_sites",
+    "segment_sum",
+    "split_cents",
+]

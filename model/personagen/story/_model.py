@@ -1,0 +1,272 @@
+"""The personagen NumPyro model: personas, their profiles, and each customer's story.
+
+The model is split in three functions that together are one generative story:
+
+* :func:`population_model` draws the population-level parameters;
+* :func:`customer_core` draws one customer's (or a batch's) core story, every
+  quantity in the basic table;
+* :func:`customer_details` adds what only the enriched table has.
+
+The population level (sites ``persona_weights`` to ``purchase_rate_loc``) is
+:mod:`personagen.story._population`. The forward sampler (:mod:`personagen.sample`)
+vmaps the customer functions over per-customer keys; :func:`persona_model` runs
+the same functions inside a ``customers`` plate for ``numpyro.infer.Predictive``
+(prior predictive checks); inference (:mod:`personagen.infer`) scores the same
+story with its latents integrated out. This module imports no pandas, YAML or I/O.
+
+Sites
+-----
+Population (plate ``personas``, P personas, D departments, C classes):
+
+================== ======== ============ ============================================
+site               shape    support      prior
+================== ======== ============ ============================================
+persona_weights    (P,)     simplex      Dirichlet(weight_concentration * w)
+department_profile (P, D)   simplex      Dirichlet(profile_concentration * theta0_p)
+class_profile_raw  (P, C)   positive     Gamma(profile_concentration * phi0_p, 1)
+class_profile      (P, C)   deterministic class_profile_raw normalised within departments
+order_value_loc    (P,)     real         Normal(log-mean of avg_order_value, location_sd)
+purchase_rate_loc  (P,)     real         Normal(log-mean of frequency_per_month, location_sd)
+================== ======== ============ ============================================
+
+Customer core (plate ``customers``; scalars per customer unless stated):
+
+===================== ====== ============================================================
+site                  shape  meaning and law
+===================== ====== ============================================================
+persona               ()     Categorical(persona_weights)
+segment               ()     Categorical(segment_probs[persona])
+lifetime_months       ()     LogNormal(segment lifetime)
+purchase_rate         ()     orders per month, Gamma (lognormal moments of persona x segment)
+extra_orders          ()     Poisson(purchase_rate * lifetime_months); n_orders = 1 + extra
+extra_units_rate      ()     Gamma: mean extra units per order beyond the first
+extra_units           ()     Poisson(n_orders * extra_units_rate); units = n_orders + extra
+order_value_customer  ()     Normal(order_value_loc[persona], between-customer sd): log scale
+total_revenue         ()     LogNormal: Fenton-Wilkinson sum of n_orders lognormal orders
+department_units      (D,)   Dirichlet-multinomial(units, c_p * department_profile[persona])
+recency_days          ()     LogNormal(segment recency); the table caps it at the lifetime
+return_rate           ()     LogitNormal(segment return rate)
+===================== ====== ============================================================
+
+Customer details (enriched table only):
+
+================== ====== ===============================================================
+class_units        (C,)   per department, DM(department_units[d], c_p * class_profile[p, d])
+baby_units         ()     Binomial(units in kids' departments, baby_share[persona])
+adult_size_units   (5,)   Multinomial(units in adult apparel, adult_size_probs[persona])
+gender             ()     Categorical(gender_probs[persona]); 0 female, 1 male
+age                ()     uniform integer in the persona's age_range
+profile_draws      (8,)   Uniform(0, 1): indices into the fake-profile word lists
+================== ====== ===============================================================
+
+Identifiability: every persona has informative, distinct priors from the YAML
+(weights, department and class profiles, order value and rate locations), so
+label switching does not occur while profiles are anchored
+(``profile_concentration`` large); see ``docs/model.md``. Shapes are in
+:func:`persona_model`'s trace and asserted by ``tests/story/test_model.py``.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpyro
+import numpyro.distributions as dist
+from jax import Array
+
+from personagen.config import SIZE_KIND_ADULT, SIZE_KIND_KIDS, PriorArrays, Structure
+from personagen.story._distributions import (
+    FastBinomial,
+    FastDirichletMultinomial,
+    FastGamma,
+    FastMultinomial,
+    FastPoisson,
+    GroupedDirichletMultinomial,
+)
+from personagen.story._population import Population, population_model
+
+__all__ = [
+    "CORE_SITES",
+    "DETAIL_SITES",
+    "N_PROFILE_DRAWS",
+    "customer_core",
+    "customer_details",
+    "fenton_wilkinson",
+    "gamma_from_lognormal",
+    "persona_model",
+]
+
+N_PROFILE_DRAWS = 8
+CORE_SITES = (
+    "persona",
+    "segment",
+    "lifetime_months",
+    "purchase_rate",
+    "extra_orders",
+    "extra_units_rate",
+    "extra_units",
+    "order_value_customer",
+    "total_revenue",
+    "department_units",
+    "recency_days",
+    "return_rate",
+)
+DETAIL_SITES = ("class_units", "baby_units", "adult_size_units", "gender", "age", "profile_draws")
+
+
+def gamma_from_lognormal(loc: Array, scale: Array) -> tuple[Array, Array]:
+    """Return gamma ``(concentration, rate)`` matching the mean and variance of LogNormal."""
+    concentration = 1.0 / jnp.expm1(scale**2)
+    mean = jnp.exp(loc + 0.5 * scale**2)
+    return concentration, concentration / mean
+
+
+def fenton_wilkinson(n: Array, sd_order: Array) -> tuple[Array, Array]:
+    """Log-location shift and scale of the sum of ``n`` iid LogNormal(m, sd_order).
+
+    The sum is approximated by LogNormal(m + shift, scale) with the exact mean
+    and variance (Fenton-Wilkinson): ``scale**2 = log(1 + (exp(sd**2) - 1) / n)``,
+    ``shift = log(n) + sd**2 / 2 - scale**2 / 2``.
+    """
+    n = jnp.asarray(n, jnp.float32)
+    scale2 = jnp.log1p(jnp.expm1(sd_order**2) / n)
+    shift = jnp.log(n) + 0.5 * sd_order**2 - 0.5 * scale2
+    return shift, jnp.sqrt(scale2)
+
+
+def customer_core(pop: Population, priors: PriorArrays) -> dict[str, Array]:
+    """Draw the core story of a customer (or a plate of customers).
+
+    Parameters
+    ----------
+    pop : Population
+        Population-level parameters.
+    priors : PriorArrays
+        Numeric priors (segment and persona constants).
+
+    Returns
+    -------
+    dict
+        Every site of ``CORE_SITES`` plus the derived ``n_orders`` and ``units``.
+    """
+    z = numpyro.sample("persona", dist.Categorical(pop.persona_weights))
+    s = numpyro.sample("segment", dist.Categorical(jnp.asarray(priors.segment_probs)[z]))
+    lifetime = numpyro.sample(
+        "lifetime_months", dist.LogNormal(priors.log_lifetime_loc[s], priors.log_lifetime_sd[s])
+    )
+    rate_loc = pop.purchase_rate_loc[z] + priors.log_multiplier_loc[s]
+    rate_sd = jnp.sqrt(priors.log_rate_sd[z] ** 2 + priors.log_multiplier_sd[s] ** 2)
+    rate = numpyro.sample("purchase_rate", FastGamma(*gamma_from_lognormal(rate_loc, rate_sd)))
+    extra_orders = numpyro.sample("extra_orders", FastPoisson(rate * lifetime))
+    n_orders = 1 + extra_orders.astype(jnp.int32)
+    extra_rate = numpyro.sample(
+        "extra_units_rate",
+        FastGamma(
+            *gamma_from_lognormal(priors.log_extra_units_loc[z], priors.log_extra_units_sd[z])
+        ),
+    )
+    extra_units = numpyro.sample("extra_units", FastPoisson(n_orders * extra_rate))
+    units = n_orders + extra_units.astype(jnp.int32)
+    value_loc = numpyro.sample(
+        "order_value_customer",
+        dist.Normal(pop.order_value_loc[z], priors.log_order_value_sd_customer[z]),
+    )
+    shift, scale = fenton_wilkinson(n_orders, priors.log_order_value_sd_order[z])
+    revenue = numpyro.sample("total_revenue", dist.LogNormal(value_loc + shift, scale))
+    concentration = priors.customer_concentration[z][..., None] * pop.department_profile[z]
+    department_units = numpyro.sample(
+        "department_units", FastDirichletMultinomial(concentration, total_count=units)
+    )
+    recency = numpyro.sample(
+        "recency_days", dist.LogNormal(priors.log_recency_loc[s], priors.log_recency_sd[s])
+    )
+    return_rate = numpyro.sample(
+        "return_rate",
+        dist.TransformedDistribution(
+            dist.Normal(priors.logit_return_loc[s], priors.logit_return_sd[s]),
+            dist.transforms.SigmoidTransform(),
+        ),
+    )
+    return {
+        "persona": z,
+        "segment": s,
+        "lifetime_months": lifetime,
+        "purchase_rate": rate,
+        "n_orders": n_orders,
+        "units": units,
+        "total_revenue": revenue,
+        "department_units": department_units,
+        "recency_days": recency,
+        "return_rate": return_rate,
+    }
+
+
+def customer_details(
+    pop: Population, priors: PriorArrays, structure: Structure, core: dict[str, Array]
+) -> dict[str, Array]:
+    """Draw the enriched-only parts of a customer's story, given its core.
+
+    Parameters
+    ----------
+    pop : Population
+        Population-level parameters.
+    priors : PriorArrays
+        Numeric priors.
+    structure : Structure
+        Static structure: the class -> department index, the sized departments.
+    core : dict
+        The result of :func:`customer_core` for the same customers.
+
+    Returns
+    -------
+    dict
+        Every site of ``DETAIL_SITES``.
+    """
+    z = core["persona"]
+    dept_units = core["department_units"]
+    concentration = priors.customer_concentration[z][..., None] * pop.class_profile[z]
+    class_units = numpyro.sample(
+        "class_units",
+        GroupedDirichletMultinomial(concentration, dept_units, structure.class_index),
+    )
+    kind = structure.size_kind
+    kids = jnp.sum(jnp.where(kind == SIZE_KIND_KIDS, dept_units, 0), axis=-1)
+    adult = jnp.sum(jnp.where(kind == SIZE_KIND_ADULT, dept_units, 0), axis=-1)
+    baby = numpyro.sample(
+        "baby_units", FastBinomial(jnp.asarray(priors.baby_share)[z], total_count=kids)
+    )
+    sizes = numpyro.sample(
+        "adult_size_units", FastMultinomial(jnp.asarray(priors.adult_size_probs)[z], adult)
+    )
+    gender = numpyro.sample("gender", dist.Categorical(jnp.asarray(priors.gender_probs)[z]))
+    age_range = jnp.asarray(priors.age_range)[z]
+    age = numpyro.sample("age", dist.DiscreteUniform(age_range[..., 0], age_range[..., 1]))
+    draws = numpyro.sample(
+        "profile_draws",
+        dist.Uniform(0.0, 1.0).expand((*jnp.shape(z), N_PROFILE_DRAWS)).to_event(1),
+    )
+    return {
+        "class_units": class_units,
+        "baby_units": baby,
+        "adult_size_units": sizes,
+        "gender": gender,
+        "age": age,
+        "profile_draws": draws,
+    }
+
+
+def persona_model(structure: Structure, priors: PriorArrays, *, n_customers: int) -> None:
+    """Run the whole generative model for ``n_customers`` customers (for ``Predictive``).
+
+    Parameters
+    ----------
+    structure : Structure
+        Static structure of the hierarchy.
+    priors : PriorArrays
+        Numeric priors.
+    n_customers : int
+        Size of the ``customers`` plate (static).
+    """
+    pop = population_model(priors, structure)
+    with numpyro.plate("customers", n_customers, dim=-1):
+        core = customer_core(pop, priors)
+        customer_details(pop, priors, structure, core)

@@ -1,0 +1,224 @@
+"""The population level of the story: persona weights, profiles and locations.
+
+One prior, written once, used by sampling and by every fit:
+
+* :func:`population_sites` draws ``persona_weights``, each persona's
+  ``department_profile``, ``order_value_loc`` and ``purchase_rate_loc``; how the
+  department profile is parameterised is its argument:
+  :func:`dirichlet_department_profile` (``Dirichlet(kappa * theta0)``, the prior
+  as written, used to draw synthetic populations) or
+  :func:`anchored_department_profile` (the same Dirichlet conditioned on its rare
+  components sitting at their prior share, used by the ``profiles`` and ``learn``
+  fits, see its docstring);
+* :func:`population_model` adds the class profiles (sampling only: no fit learns them);
+* :func:`mean_population` and :func:`draw_population` return a concrete
+  :class:`Population` at the prior means or drawn from the prior.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple, TypeVar
+
+import jax
+import jax.numpy as jnp
+import numpyro
+import numpyro.distributions as dist
+from jax import Array
+from jaxtyping import Float
+from numpyro import handlers
+
+from personagen.config import PriorArrays, Structure
+from personagen.story._samplers import segment_sum
+
+__all__ = [
+    "FITTED_SITES",
+    "MIN_FREE_CONCENTRATION",
+    "DepartmentProfileSite",
+    "Population",
+    "anchored_department_profile",
+    "as_arrays",
+    "dirichlet_department_profile",
+    "draw_population",
+    "mean_population",
+    "population_means",
+    "population_model",
+    "population_sites",
+]
+
+#: The population sites a fit of the profiles learns (and ``posterior.nc`` holds).
+FITTED_SITES = ("persona_weights", "department_profile", "order_value_loc", "purchase_rate_loc")
+#: Department components whose prior Dirichlet parameter is below this are held at
+#: their prior share by :func:`anchored_department_profile`.
+MIN_FREE_CONCENTRATION = 0.5
+
+
+T = TypeVar("T")
+
+
+def as_arrays(tree: T) -> T:
+    """Return a pytree (priors, observations, a population) with every leaf a JAX array."""
+    return jax.tree.map(jnp.asarray, tree)
+
+
+class Population(NamedTuple):
+    """Population-level parameters; every field may carry leading draw axes.
+
+    Attributes
+    ----------
+    persona_weights : Array, shape (..., P)
+        Share of each persona in the customer base (a simplex).
+    department_profile : Array, shape (..., P, D)
+        Each persona's department mixture (rows are simplices).
+    class_profile : Array, shape (..., P, C)
+        Each persona's class mixture, summing to one within each department.
+    order_value_loc : Array, shape (..., P)
+        Log-scale location of a persona's order values.
+    purchase_rate_loc : Array, shape (..., P)
+        Log-scale location of a persona's orders per month.
+    """
+
+    persona_weights: Float[Array, "*draws personas"]
+    department_profile: Float[Array, "*draws personas departments"]
+    class_profile: Float[Array, "*draws personas classes"]
+    order_value_loc: Float[Array, "*draws personas"]
+    purchase_rate_loc: Float[Array, "*draws personas"]
+
+
+#: Samples the ``department_profile`` site (and any helper sites) inside the
+#: ``personas`` plate and returns the (P, D) profile.
+DepartmentProfileSite = Callable[[PriorArrays], Array]
+
+
+def dirichlet_department_profile(priors: PriorArrays) -> Array:
+    """``department_profile ~ Dirichlet(profile_concentration * department_probs)``."""
+    return numpyro.sample(
+        "department_profile",
+        dist.Dirichlet(priors.profile_concentration * priors.department_probs),
+    )
+
+
+# Jitted: numpyro runs a model eagerly while it sets up NUTS, and every eager jnp
+# operation compiles on its own (about 0.1 s each on CPU); inside the sampler they inline.
+@jax.jit
+def _free_components(kappa: Array, probs: Array) -> tuple[Array, Array]:
+    """Dirichlet concentrations ``kappa * theta0`` (P, D) and which of them are free."""
+    alpha = kappa * probs
+    return alpha, alpha >= MIN_FREE_CONCENTRATION
+
+
+@jax.jit
+def _normalise_free(raw: Array, free: Array, probs: Array) -> Array:
+    """Free gammas normalised to the free prior mass; the rest at their prior share."""
+    free_mass = jnp.sum(jnp.where(free, probs, 0.0), axis=-1, keepdims=True)
+    raw_free = jnp.where(free, raw, 0.0)
+    return jnp.where(free, raw_free / raw_free.sum(-1, keepdims=True) * free_mass, probs)
+
+
+def anchored_department_profile(priors: PriorArrays) -> Array:
+    """Draw the Dirichlet profiles with their rare components held at their prior share.
+
+    Components with ``kappa * theta0_d < MIN_FREE_CONCENTRATION`` (departments the
+    persona explores but does not prefer, and excluded ones) have densities that
+    pile up at zero; in the unconstrained space HMC works in they become
+    exponential tails with scale ``1 / (kappa * theta0_d)``, up to 5,000 for an
+    excluded department, next to posterior scales of 0.01, and NUTS hits its
+    maximum tree depth at every step. The fits therefore condition the Dirichlet
+    on those components being at their prior mean: the free components are
+    ``department_raw ~ Gamma(kappa * theta0_d, 1)`` normalised to the free prior
+    mass, which is exactly the conditional Dirichlet (its mean is still ``theta0``).
+    """
+    alpha, free = _free_components(priors.profile_concentration, priors.department_probs)
+    raw = numpyro.sample("department_raw", dist.Gamma(jnp.where(free, alpha, 1.0), 1.0).to_event(1))
+    return numpyro.deterministic(
+        "department_profile", _normalise_free(raw, free, priors.department_probs)
+    )
+
+
+def population_sites(priors: PriorArrays, department_profile: DepartmentProfileSite) -> Population:
+    """Draw the population sites every use of the model shares.
+
+    Parameters
+    ----------
+    priors : PriorArrays
+        Numeric priors.
+    department_profile : callable
+        How the ``department_profile`` site is drawn (:func:`dirichlet_department_profile`
+        or :func:`anchored_department_profile`), inside the ``personas`` plate.
+
+    Returns
+    -------
+    Population
+        ``class_profile`` at its prior mean (the YAML preferences); :func:`population_model`
+        draws it.
+    """
+    weights = numpyro.sample(
+        "persona_weights", dist.Dirichlet(priors.weight_concentration * priors.weights)
+    )
+    with numpyro.plate("personas", priors.n_personas, dim=-1):
+        profile = department_profile(priors)
+        order_value_loc = numpyro.sample(
+            "order_value_loc", dist.Normal(priors.log_order_value_loc, priors.location_sd)
+        )
+        purchase_rate_loc = numpyro.sample(
+            "purchase_rate_loc", dist.Normal(priors.log_rate_loc, priors.location_sd)
+        )
+    class_profile = jnp.asarray(priors.class_probs)
+    return Population(weights, profile, class_profile, order_value_loc, purchase_rate_loc)
+
+
+def _group_normalise(raw: Array, group: Array, n_groups: int) -> Array:
+    return raw / segment_sum(raw, group, n_groups)[..., group]
+
+
+def population_model(priors: PriorArrays, structure: Structure) -> Population:
+    """Draw every population-level site, class profiles included (the sampling prior).
+
+    Parameters
+    ----------
+    priors : PriorArrays
+        Numeric priors.
+    structure : Structure
+        Static structure (the class -> department index).
+
+    Returns
+    -------
+    Population
+    """
+    pop = population_sites(priors, dirichlet_department_profile)
+    with numpyro.plate("personas", priors.n_personas, dim=-1):
+        raw = numpyro.sample(
+            "class_profile_raw",
+            dist.Gamma(priors.profile_concentration * priors.class_probs, 1.0).to_event(1),
+        )
+    class_profile = numpyro.deterministic(
+        "class_profile", _group_normalise(raw, structure.class_index, structure.n_departments)
+    )
+    return pop._replace(class_profile=class_profile)
+
+
+def population_means(priors: PriorArrays) -> dict[str, Array]:
+    """Return the prior means of the population sites, for ``handlers.substitute``.
+
+    Synthetic data sets use these by default: persona weights equal to the YAML
+    weights, profiles equal to the YAML preferences.
+    """
+    return {
+        "persona_weights": jnp.asarray(priors.weights),
+        "department_profile": jnp.asarray(priors.department_probs),
+        "class_profile_raw": jnp.asarray(priors.class_probs),
+        "order_value_loc": jnp.asarray(priors.log_order_value_loc),
+        "purchase_rate_loc": jnp.asarray(priors.log_rate_loc),
+    }
+
+
+def mean_population(priors: PriorArrays, structure: Structure) -> Population:
+    """Return the population parameters fixed at their prior means (the YAML values)."""
+    fixed = handlers.substitute(population_model, data=population_means(priors))
+    # every sample site is substituted: no randomness is drawn, so no key is needed
+    return jax.tree.map(jnp.asarray, fixed(priors, structure))
+
+
+def draw_population(priors: PriorArrays, structure: Structure, *, key: Array) -> Population:
+    """Draw the population parameters from their (sampling) prior."""
+    return jax.tree.map(jnp.asarray, handlers.seed(population_model, key)(priors, structure))
