@@ -22,23 +22,24 @@ os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
 import json, resource, time
 import jax, jax.numpy as jnp, numpy as np
 from personagen import load_config
-from personagen.priors import build_prior_arrays
-from personagen.simulate import iter_customer_chunks, mean_population, run_keys
-from personagen.ingest import observations_from_chunks
-from personagen.infer import fit_persona_weights
+from personagen.checks import observations_from_chunks
+from personagen.config import build_structure
+from personagen.infer import fit_persona_weights, fit_priors
+from personagen.sample import iter_customer_chunks, run_keys
+from personagen.story import mean_population
 n, method = int(sys.argv[1]), sys.argv[2]
-priors = build_prior_arrays(load_config())
+priors, structure = fit_priors(load_config()), build_structure(load_config())
 w = np.array(priors.weights, dtype=np.float64); w[0], w[4] = 0.25, 0.02
 rest = [i for i in range(len(w)) if i not in (0, 4)]; w[rest] *= 0.73 / w[rest].sum()
-pop = mean_population(priors)._replace(persona_weights=jnp.asarray(w, jnp.float32))
+pop = mean_population(priors, structure)._replace(persona_weights=jnp.asarray(w, jnp.float32))
 _, key = run_keys(2024)
-chunks = list(iter_customer_chunks(pop, priors, key=key, n_customers=n, chunk_size=min(n, 50_000),
-                                   enriched=False))
+chunks = list(iter_customer_chunks(pop, priors, structure, key=key, n_customers=n,
+                                   chunk_size=min(n, 50_000), enriched=False))
 obs = observations_from_chunks(chunks)
 t0 = time.perf_counter()
-fit = fit_persona_weights(priors, obs, key=jax.random.key(0), method=method)
+fit = fit_persona_weights(priors, structure, obs, key=jax.random.key(0), method=method)
 dt = time.perf_counter() - t0
-err = float(np.abs(fit.weights.reshape(-1, len(w)).mean(0) - w).max())
+err = float(np.abs(fit.draws["persona_weights"].reshape(-1, len(w)).mean(0) - w).max())
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"n": n, "method": method, "seconds": dt, "max_abs_error": err,
                   "peak_rss_mb": rss}))

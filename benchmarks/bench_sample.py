@@ -20,13 +20,13 @@ import subprocess
 import sys
 import tempfile
 
-from personagen.export import BASIC_CHUNK, ENRICHED_CHUNK
+from personagen.sample import BASIC_CHUNK, ENRICHED_CHUNK
 
 CHILD = r"""
 import json, resource, sys, time, pathlib, tempfile
 import jax
 from personagen import load_config
-from personagen.export import SampleRequest, sample_to_files
+from personagen.sample import SampleRequest, sample_to_files
 n, enriched, chunk = int(sys.argv[1]), sys.argv[2] == "1", int(sys.argv[3])
 config = load_config()
 out = pathlib.Path(tempfile.mkdtemp())

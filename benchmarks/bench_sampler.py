@@ -17,15 +17,18 @@ import time
 import jax
 
 from personagen import load_config
-from personagen.priors import build_prior_arrays
-from personagen.simulate import iter_customer_chunks, mean_population, run_keys
+from personagen.config import build_prior_arrays, build_structure
+from personagen.sample import iter_customer_chunks, run_keys
+from personagen.story import mean_population
 
 
-def rate(priors, pop, key, chunk: int, chunks: int, enriched: bool) -> tuple[float, float]:
+def rate(
+    priors, structure, pop, key, chunk: int, chunks: int, enriched: bool
+) -> tuple[float, float]:
     """Return (compile-and-first-chunk seconds, customers/s over ``chunks`` further chunks)."""
     t0 = time.perf_counter()
     for _ in iter_customer_chunks(
-        pop, priors, key=key, n_customers=chunk, chunk_size=chunk, enriched=enriched
+        pop, priors, structure, key=key, n_customers=chunk, chunk_size=chunk, enriched=enriched
     ):
         pass
     first = time.perf_counter() - t0
@@ -33,6 +36,7 @@ def rate(priors, pop, key, chunk: int, chunks: int, enriched: bool) -> tuple[flo
     for _ in iter_customer_chunks(
         pop,
         priors,
+        structure,
         key=key,
         n_customers=chunk * chunks,
         chunk_size=chunk,
@@ -50,8 +54,8 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=5, help="timed chunks per row")
     args = parser.parse_args()
     config = load_config()
-    priors = build_prior_arrays(config)
-    pop = mean_population(priors)
+    priors, structure = build_prior_arrays(config), build_structure(config)
+    pop = mean_population(priors, structure)
     _, key = run_keys(0)
     print(
         f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}), jax {jax.__version__}"
@@ -59,7 +63,7 @@ def main() -> None:
     print(f"{'table':<9} {'chunk':>10} {'first chunk s':>14} {'customers/s':>14}")
     runs = [(c, False) for c in args.basic_chunks] + [(c, True) for c in args.enriched_chunks]
     for chunk, enriched in runs:
-        first, cps = rate(priors, pop, key, chunk, args.chunks, enriched)
+        first, cps = rate(priors, structure, pop, key, chunk, args.chunks, enriched)
         table = "enriched" if enriched else "basic"
         print(f"{table:<9} {chunk:>10,} {first:>14.1f} {cps:>14,.0f}", flush=True)
 

@@ -18,8 +18,9 @@ import numpy as np
 import scipy.stats as ss
 
 from personagen import load_config
-from personagen.calibration import rank_uniformity_pvalues, sbc_weight_ranks
-from personagen.priors import build_prior_arrays
+from personagen.checks import rank_uniformity_pvalues, sbc_weight_ranks
+from personagen.config import build_structure
+from personagen.infer import fit_priors
 
 
 def main() -> None:
@@ -30,11 +31,12 @@ def main() -> None:
     parser.add_argument("--plot", default=None)
     args = parser.parse_args()
     config = load_config()
-    priors = build_prior_arrays(config)
+    priors, structure = fit_priors(config), build_structure(config)
     n_draws = 99
     t0 = time.perf_counter()
     ranks = sbc_weight_ranks(
         priors,
+        structure,
         key=jax.random.key(args.seed),
         n_replications=args.replications,
         n_customers=args.customers,

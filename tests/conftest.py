@@ -1,4 +1,4 @@
-"""Shared fixtures: CPU platform, fixed keys, copies of the shipped config."""
+"""Shared fixtures: CPU platform, a compilation cache, copies of the shipped config."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parent / "data"
+from tests.helpers import ROOT
 
 
 @pytest.fixture
@@ -32,10 +31,3 @@ def shipped(tmp_path: Path) -> dict[str, Path]:
     shutil.copy(ROOT / "hierarchy_parsed.yml", paths["hierarchy"])
     shutil.copy(ROOT / "priors" / "segments.yml", paths["segments"])
     return paths
-
-
-def edit(path: Path, old: str, new: str, count: int = 1) -> None:
-    """Replace ``old`` by ``new`` in a file, failing if ``old`` is absent."""
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, count))

@@ -8,16 +8,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from personagen import ConfigError
-from personagen.config import load_hierarchy
-from personagen.hierarchy import (
+from personagen.config import (
     build_hierarchy,
     dump_hierarchy_yaml,
     format_hierarchy_text,
+    load_hierarchy,
     parse_hierarchy_text,
     slugify,
 )
 
-from conftest import ROOT
+from tests.helpers import ROOT
 
 EXPECTED_COUNTS = {
     "Accessories": 35,

@@ -9,7 +9,9 @@ import numpyro.distributions as dist
 import pytest
 import scipy.stats as ss
 
-from personagen._samplers import (
+from personagen.story import FastDirichletMultinomial, GroupedDirichletMultinomial
+from personagen.story._distributions import effective_concentration
+from personagen.story._samplers import (
     binomial,
     cumsum,
     hash_normal,
@@ -18,11 +20,6 @@ from personagen._samplers import (
     multinomial,
     poisson,
     systematic_counts,
-)
-from personagen.distributions import (
-    FastDirichletMultinomial,
-    GroupedDirichletMultinomial,
-    effective_concentration,
 )
 
 # Kolmogorov-Smirnov: with N draws the 0.1% critical value of the statistic is

@@ -6,8 +6,12 @@ import pandas as pd
 import pytest
 
 from personagen import ConfigError, DataError, load_config
-from personagen.ingest import observations_from_table
-from personagen.transactions import TransactionColumns, load_mapping, transactions_to_customers
+from personagen.data import (
+    TransactionColumns,
+    load_mapping,
+    observations_from_table,
+    transactions_to_customers,
+)
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from personagen import DataError, load_config
-from personagen.export import SampleRequest, sample_to_files
-from personagen.ingest import observations_from_table, read_customer_table
+from personagen.data import observations_from_table, read_customer_table
+from personagen.sample import SampleRequest, sample_to_files
 
 
 @pytest.fixture(scope="module")

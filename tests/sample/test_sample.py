@@ -12,11 +12,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from personagen import ConfigError, load_config
-from personagen.export import SampleRequest, sample_to_files
-from personagen.priors import build_prior_arrays
-from personagen.profiles import _locale_data
-from personagen.simulate import iter_customer_chunks, mean_population, run_keys
+from personagen import ParameterError, load_config
+from personagen.config import build_prior_arrays, build_structure
+from personagen.sample import SampleRequest, iter_customer_chunks, run_keys, sample_to_files
+from personagen.sample._identities import _locale_data
+from personagen.story import draw_population, mean_population
 
 AS_OF = dt.date(2026, 1, 1)
 # Statistical tests use N_STAT customers; every tolerance is 4 standard errors
@@ -188,15 +188,15 @@ def test_profiles_are_consistent(run, config):
 
 
 def test_chunk_size_does_not_change_customers(config):
-    priors = build_prior_arrays(config)
-    pop = mean_population(priors)
+    priors, structure = build_prior_arrays(config), build_structure(config)
+    pop = mean_population(priors, structure)
     _, key = run_keys(5)
     n = 5_000
 
     def draw(chunk_size):
         chunks = list(
             iter_customer_chunks(
-                pop, priors, key=key, n_customers=n, chunk_size=chunk_size, enriched=True
+                pop, priors, structure, key=key, n_customers=n, chunk_size=chunk_size, enriched=True
             )
         )
         return {k: np.concatenate([c.core[k] for c in chunks]) for k in chunks[0].core} | {
@@ -248,7 +248,7 @@ def test_existing_output_is_not_overwritten(config, tmp_path):
     target = tmp_path / "customer_sales_data_basic.parquet"
     target.write_text("precious")
     req = SampleRequest(out_dir=tmp_path, n_customers=10, seed=0, basic_only=True)
-    with pytest.raises(ConfigError, match="output exists; pass --overwrite"):
+    with pytest.raises(ParameterError, match=r"overwrite: .* exists; it is replaced only if"):
         sample_to_files(config, req)
     assert target.read_text() == "precious"
 
@@ -299,10 +299,8 @@ def test_draw_population_moves_weights_near_the_yaml(config, tmp_path):
     sample_to_files(config, req)
     meta = json.loads((tmp_path / "metadata.json").read_text())
     assert meta["population"] == "drawn"
-    from personagen.simulate import draw_population
-
     priors = build_prior_arrays(config)
-    pop = draw_population(priors, key=run_keys(4)[0])
+    pop = draw_population(priors, build_structure(config), key=run_keys(4)[0])
     w = np.asarray(pop.persona_weights)
     assert not np.allclose(w, priors.weights)
     # Dirichlet(200 w): sd sqrt(w(1 - w)/201); 5 sd covers every weight
@@ -312,12 +310,18 @@ def test_draw_population_moves_weights_near_the_yaml(config, tmp_path):
 
 
 def test_too_many_units_for_exact_money_stops_the_run(config):
-    priors = build_prior_arrays(config)
+    priors, structure = build_prior_arrays(config), build_structure(config)
     huge = priors._replace(log_extra_units_loc=np.full_like(priors.log_extra_units_loc, 8.0))
     _, key = run_keys(0)
     with pytest.raises(ValueError, match="exact int32 money arithmetic allows at most 46340"):
         list(
             iter_customer_chunks(
-                mean_population(huge), huge, key=key, n_customers=64, chunk_size=64, enriched=False
+                mean_population(huge, structure),
+                huge,
+                structure,
+                key=key,
+                n_customers=64,
+                chunk_size=64,
+                enriched=False,
             )
         )

@@ -10,7 +10,7 @@ import pytest
 from personagen import ConfigError, load_config
 from personagen.config import SUM_TOLERANCE, load_hierarchy
 
-from conftest import ROOT, edit
+from tests.helpers import ROOT, edit
 
 
 def load(paths: dict[str, Path]):

@@ -8,9 +8,8 @@ import pytest
 from numpyro import handlers
 
 from personagen import load_config
-from personagen.model import CORE_SITES, DETAIL_SITES, persona_model, population_means
-from personagen.priors import build_prior_arrays, interval_to_lognormal
-from personagen.simulate import mean_population
+from personagen.config import build_prior_arrays, build_structure, interval_to_lognormal
+from personagen.story import CORE_SITES, DETAIL_SITES, mean_population, persona_model
 
 
 @pytest.fixture(scope="module")
@@ -18,10 +17,15 @@ def priors():
     return build_prior_arrays(load_config())
 
 
-def test_every_site_has_its_documented_shape(priors):
+@pytest.fixture(scope="module")
+def structure():
+    return build_structure(load_config())
+
+
+def test_every_site_has_its_documented_shape(priors, structure):
     n = 7
     trace = handlers.trace(handlers.seed(persona_model, jax.random.key(0))).get_trace(
-        priors, n_customers=n
+        structure, priors, n_customers=n
     )
     P, D, C = 10, 21, 394
     expected = {
@@ -59,12 +63,28 @@ def test_every_site_has_its_documented_shape(priors):
         assert np.all(np.isfinite(value)), name
 
 
-def test_mean_population_uses_yaml_values(priors):
-    pop = mean_population(priors)
-    means = population_means(priors)
-    assert np.allclose(pop.persona_weights, priors.weights)
-    assert np.allclose(pop.department_profile, means["department_profile"])
+def test_mean_population_uses_yaml_values(priors, structure):
+    pop = mean_population(priors, structure)
+    # the YAML values, read back independently of population_means
+    assert np.array_equal(pop.persona_weights, priors.weights)
+    assert np.array_equal(pop.department_profile, priors.department_probs)
+    assert np.array_equal(pop.order_value_loc, priors.log_order_value_loc)
+    # class profiles are re-normalised within departments: float32 rounding only
     assert np.allclose(pop.class_profile, priors.class_probs, atol=1e-6)
+    within = np.stack(
+        [np.bincount(structure.class_index, weights=row) for row in pop.class_profile]
+    )
+    assert np.allclose(within, 1.0, atol=1e-5)
+
+
+def test_structure_is_hashable_and_separate_from_the_numbers(priors, structure):
+    import jax.numpy as jnp
+
+    assert hash(structure) == hash(build_structure(load_config()))
+    assert structure.n_classes == 394 and structure.n_departments == 21
+    # the priors are a pure pytree of arrays: every leaf converts to a JAX array
+    leaves = jax.tree.leaves(jax.tree.map(jnp.asarray, priors))
+    assert len(leaves) == len(priors) and all(isinstance(x, jax.Array) for x in leaves)
 
 
 def test_interval_to_lognormal_central_90():
