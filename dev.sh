@@ -2,7 +2,7 @@
 # personagen developer entry point: sets up .venv (once, and again when
 # pyproject.toml changes), then runs the main job or the test suite.
 #   ./dev.sh sample [personagen sample options]   sample customers with the shipped priors
-#   ./dev.sh test [pytest options]                run the test suite
+#   ./dev.sh test [pytest options]                ruff, mypy and the test suite
 #   ./dev.sh notebooks                            re-run the notebooks in place (committed outputs)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -32,6 +32,7 @@ case "$cmd" in
         setup
         .venv/bin/ruff check .
         .venv/bin/ruff format --check .
+        .venv/bin/mypy
         exec .venv/bin/python -m pytest -n 2 "$@"
         ;;
     notebooks)

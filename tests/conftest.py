@@ -7,6 +7,9 @@ import shutil
 from pathlib import Path
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# Two XLA CPU devices, as the CLI sets up: NUTS chains run in parallel in every worker
+# (whichever test imports jax first), so a fit's draws do not depend on test order.
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 # One on-disk compilation cache for the whole run: the xdist workers, the CLI and the
 # notebook kernels (which inherit the environment) compile each sampler shape once.
 os.environ.setdefault(

@@ -12,7 +12,7 @@ import pytest
 from personagen.cli import main
 from personagen.config import format_hierarchy_text, load_hierarchy
 
-from tests.helpers import DATA, ROOT, edit, fake_fit
+from tests.helpers import DATA, LEGACY_HIERARCHY, LEGACY_PRIORS, ROOT, edit, fake_fit
 
 
 def test_validate_shipped_files(capsys):
@@ -258,16 +258,21 @@ def test_learn_mode_needs_k_and_round_trips_a_posterior(tmp_path, capsys, custom
     from personagen.data import observations_from_table, read_customer_table
     from personagen.infer import exchangeable_config, fitted_model, to_inference_data
 
-    template_args = ["--priors", str(DATA / "learn_template.yml")]
+    legacy = ["--hierarchy", str(LEGACY_HIERARCHY)]
+    template_args = [*legacy, "--priors", str(DATA / "learn_template.yml")]
     fit = ["fit", str(customers), "--out", str(tmp_path / "fit"), "--quiet", "--mode", "learn"]
     assert main([*fit, *template_args]) == 2
     assert "--n-personas: required in learn mode" in capsys.readouterr().err
-    template = load_config(priors=DATA / "learn_template.yml")
+    template = load_config(priors=DATA / "learn_template.yml", hierarchy=LEGACY_HIERARCHY)
     expanded = exchangeable_config(template, 2)
     base = fake_fit(expanded, np.array([0.7, 0.3]))
     learn = fitted_model(
         expanded, base.draws, mode="learn", method="nuts", diagnostics=base.diagnostics
     )
+    legacy_data = tmp_path / "legacy"
+    sample = ["sample", "--n", "300", "--out", str(legacy_data), "--basic-only", "--quiet"]
+    assert main([*sample, *legacy, "--priors", str(LEGACY_PRIORS)]) == 0
+    customers = legacy_data / "customer_sales_data_basic.parquet"
     obs = observations_from_table(read_customer_table(customers), expanded.hierarchy)
     posterior = tmp_path / "posterior.nc"
     to_inference_data(learn, obs).to_netcdf(str(posterior))
@@ -275,7 +280,7 @@ def test_learn_mode_needs_k_and_round_trips_a_posterior(tmp_path, capsys, custom
     assert main([*look, "--quiet", "--basic-only", *template_args]) == 0
     assert "persona_2" in capsys.readouterr().out
     assign = ["assign", str(customers), "--posterior", str(posterior), "--out"]
-    assert main([*assign, str(tmp_path / "x.csv")]) == 2  # the 10 shipped personas
+    assert main([*assign, str(tmp_path / "x.csv"), *legacy, "--priors", str(LEGACY_PRIORS)]) == 2
     assert "pass its one-persona template" in capsys.readouterr().err
     assert main([*assign, str(tmp_path / "a.csv"), *template_args]) == 0
     header = (tmp_path / "a.csv").read_text().splitlines()[0]

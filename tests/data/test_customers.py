@@ -44,7 +44,7 @@ def test_negative_and_non_numeric_values_name_rows(table):
     with pytest.raises(DataError) as err:
         observations_from_table(bad, load_config().hierarchy, source="sales.csv")
     message = str(err.value)
-    assert "recency_days: non-numeric or missing values at row 3 (C0000000003)" in message
+    assert "recency_days: non-numeric, missing or infinite values at row 3 (C0000000003)" in message
     assert "total_revenue: negative values at row 5 (C0000000005)" in message
 
 

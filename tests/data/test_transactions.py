@@ -79,7 +79,8 @@ def test_unmapped_other_sends_names_to_the_other_department(hierarchy, tmp_path)
 
 
 def test_missing_column_bad_numbers_and_dates(hierarchy, mapping):
-    with pytest.raises(DataError, match=r"qty: missing units column; .*--units-col"):
+    missing = r"qty: missing units column; name it with TransactionColumns\(units=\.\.\.\)"
+    with pytest.raises(DataError, match=missing):
         transactions_to_customers(
             lines().drop(columns="qty"), hierarchy, columns=COLS, mapping=mapping
         )

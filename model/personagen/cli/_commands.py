@@ -180,11 +180,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from personagen.infer import (
         assign_personas,
         check_diagnostics,
+        check_fit_arguments,
         fit_customers,
         to_inference_data,
         write_fit_outputs,
     )
 
+    check_fit_arguments(args.mode, args.n_personas, args.method)
     if args.mode == "learn" and args.priors is None:
         args.priors = default_paths()["priors"].with_name("learn.yml")
     config = _load(args)

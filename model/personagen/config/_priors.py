@@ -27,8 +27,9 @@ Axis names: ``personas`` (P), ``segments`` (S), ``departments`` (D),
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -43,6 +44,7 @@ __all__ = [
     "SIZE_KIND_NONE",
     "Z90",
     "PriorArrays",
+    "PriorLeaf",
     "Structure",
     "build_prior_arrays",
     "build_structure",
@@ -135,8 +137,18 @@ def build_structure(config: PersonagenConfig) -> Structure:
     )
 
 
+def _share(shares: Mapping[Any, float], name: str) -> float:
+    """Return ``shares[name]``, 0 where the YAML leaves it out."""
+    return float(shares.get(name, 0.0))
+
+
 def _logit(x: float) -> float:
     return math.log(x / (1 - x))
+
+
+#: A leaf of :class:`PriorArrays`: a NumPy array as built here, a JAX array (or a
+#: tracer) once moved to the device or traced; both behave as arrays everywhere.
+PriorLeaf = Any
 
 
 class PriorArrays(NamedTuple):
@@ -156,33 +168,33 @@ class PriorArrays(NamedTuple):
     The hierarchy's indices are not here: they are :class:`Structure`.
     """
 
-    weights: np.ndarray
-    weight_concentration: np.ndarray
-    department_probs: np.ndarray
-    class_probs: np.ndarray
-    profile_concentration: np.ndarray
-    location_sd: np.ndarray
-    customer_concentration: np.ndarray
-    log_order_value_loc: np.ndarray
-    log_order_value_sd_customer: np.ndarray
-    log_order_value_sd_order: np.ndarray
-    log_rate_loc: np.ndarray
-    log_rate_sd: np.ndarray
-    log_extra_units_loc: np.ndarray
-    log_extra_units_sd: np.ndarray
-    segment_probs: np.ndarray
-    baby_share: np.ndarray
-    adult_size_probs: np.ndarray
-    gender_probs: np.ndarray
-    age_range: np.ndarray
-    log_recency_loc: np.ndarray
-    log_recency_sd: np.ndarray
-    log_lifetime_loc: np.ndarray
-    log_lifetime_sd: np.ndarray
-    log_multiplier_loc: np.ndarray
-    log_multiplier_sd: np.ndarray
-    logit_return_loc: np.ndarray
-    logit_return_sd: np.ndarray
+    weights: PriorLeaf
+    weight_concentration: PriorLeaf
+    department_probs: PriorLeaf
+    class_probs: PriorLeaf
+    profile_concentration: PriorLeaf
+    location_sd: PriorLeaf
+    customer_concentration: PriorLeaf
+    log_order_value_loc: PriorLeaf
+    log_order_value_sd_customer: PriorLeaf
+    log_order_value_sd_order: PriorLeaf
+    log_rate_loc: PriorLeaf
+    log_rate_sd: PriorLeaf
+    log_extra_units_loc: PriorLeaf
+    log_extra_units_sd: PriorLeaf
+    segment_probs: PriorLeaf
+    baby_share: PriorLeaf
+    adult_size_probs: PriorLeaf
+    gender_probs: PriorLeaf
+    age_range: PriorLeaf
+    log_recency_loc: PriorLeaf
+    log_recency_sd: PriorLeaf
+    log_lifetime_loc: PriorLeaf
+    log_lifetime_sd: PriorLeaf
+    log_multiplier_loc: PriorLeaf
+    log_multiplier_sd: PriorLeaf
+    logit_return_loc: PriorLeaf
+    logit_return_sd: PriorLeaf
 
     @property
     def n_personas(self) -> int:
@@ -313,10 +325,11 @@ def build_prior_arrays(config: PersonagenConfig) -> PriorArrays:
         segment_probs=np.stack([_segment_probs(p, config) for p in personas]).astype(f32),
         baby_share=per_persona(lambda p: p.knobs.baby_share),
         adult_size_probs=np.array(
-            [[p.knobs.adult_sizes.get(s, 0.0) for s in SIZE_LABELS] for p in personas], dtype=f32
+            [[_share(p.knobs.adult_sizes, s) for s in SIZE_LABELS] for p in personas],
+            dtype=f32,
         ),
         gender_probs=np.array(
-            [[p.demographics.gender.get(g, 0.0) for g in GENDER_LABELS] for p in personas],
+            [[_share(p.demographics.gender, g) for g in GENDER_LABELS] for p in personas],
             dtype=f32,
         ),
         age_range=np.array([p.demographics.age_range for p in personas], dtype=np.int32),

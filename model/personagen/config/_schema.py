@@ -24,8 +24,13 @@ __all__ = [
     "SpendingProfile",
 ]
 
-SIZE_LABELS = ("XS", "S", "M", "L", "XL")
+SizeLabel = Literal["XS", "S", "M", "L", "XL"]
+SIZE_LABELS: tuple[SizeLabel, ...] = ("XS", "S", "M", "L", "XL")
 GENDERS = ("female", "male")
+
+
+def _default_sizes() -> dict[SizeLabel, float]:
+    return {"XS": 0.08, "S": 0.22, "M": 0.34, "L": 0.24, "XL": 0.12}
 
 
 def _check_range(value: tuple[float, float]) -> tuple[float, float]:
@@ -102,9 +107,7 @@ class PersonaKnobs(_Frozen):
     between_customer_value_share: Share = 0.5
     typical_segment_share: Share = 0.6
     baby_share: Share = 0.2
-    adult_sizes: dict[Literal["XS", "S", "M", "L", "XL"], Share] = Field(
-        default_factory=lambda: {"XS": 0.08, "S": 0.22, "M": 0.34, "L": 0.24, "XL": 0.12}
-    )
+    adult_sizes: dict[SizeLabel, Share] = Field(default_factory=_default_sizes)
     note: str = ""
 
 

@@ -8,7 +8,7 @@ immutable :class:`FittedModel`; :func:`to_inference_data`, :func:`assign_persona
 package never imports the sampler (:mod:`personagen.sample`).
 """
 
-from personagen.infer._fit import choose_personas, fit_customers
+from personagen.infer._fit import check_fit_arguments, choose_personas, fit_customers
 from personagen.infer._fitted import MODES, FittedModel, Mode, fit_priors, fitted_model, thin_draws
 from personagen.infer._learn import exchangeable_config, learned_names, relabel_draws
 from personagen.infer._likelihood import (
@@ -71,6 +71,7 @@ __all__ = [
     "RunResult",
     "assign_personas",
     "check_diagnostics",
+    "check_fit_arguments",
     "choose_method",
     "choose_personas",
     "customer_log_likelihood",

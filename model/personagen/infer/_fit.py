@@ -30,12 +30,17 @@ from personagen.infer._weights import fit_persona_weights
 if TYPE_CHECKING:
     import arviz as az
 
-__all__ = ["choose_personas", "fit_customers"]
+__all__ = ["check_fit_arguments", "choose_personas", "fit_customers"]
 
 METHODS = ("auto", "nuts", "svi")
 
 
-def _check_arguments(mode: str, n_personas: int | None, method: str) -> None:
+def check_fit_arguments(mode: str, n_personas: int | None, method: str) -> None:
+    """Raise a :class:`~personagen.errors.ParameterError` for an impossible fit request.
+
+    :func:`fit_customers` calls it first; callers that read data before fitting
+    (the command line) call it before reading, so a bad flag is reported at once.
+    """
     if mode not in MODES:
         hint = close_match_hint(mode, MODES)
         raise bad_argument(
@@ -105,25 +110,24 @@ def fit_customers(
     ConfigError
         In ``learn`` mode, if ``config`` is not a one-persona template.
     """
-    _check_arguments(mode, n_personas, method)
-    fit_config = exchangeable_config(config, n_personas) if mode == "learn" else config
+    check_fit_arguments(mode, n_personas, method)
+    fit_config = config
+    if mode == "learn" and n_personas is not None:
+        fit_config = exchangeable_config(config, n_personas)
     priors, structure = fit_priors(fit_config), build_structure(fit_config)
-    settings = dict(
-        key=key,
-        method=method,
-        num_warmup=num_warmup,
-        num_samples=num_samples,
-        num_chains=num_chains,
-        progress_bar=progress_bar,
-    )
+    chains = {"num_warmup": num_warmup, "num_samples": num_samples, "num_chains": num_chains}
     run: RunResult
     if mode == "weights":
-        run = fit_persona_weights(priors, structure, obs, **settings)
+        run = fit_persona_weights(
+            priors, structure, obs, key=key, method=method, progress_bar=progress_bar, **chains
+        )
     else:
         init = None
         if mode == "learn":
             init = initial_values(obs, priors.n_personas, seed=_kmeans_seed(key))
-        run = fit_profiles(priors, obs, init=init, **settings)
+        run = fit_profiles(
+            priors, obs, key=key, method=method, init=init, progress_bar=progress_bar, **chains
+        )
     diagnostics = run.diagnostics
     draws = run.draws
     if mode == "learn":
@@ -165,7 +169,8 @@ def choose_personas(fits: Mapping[int, az.InferenceData]) -> tuple[int, pd.DataF
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        table = az.compare(dict(fits), ic="loo")
+        table = az.compare({str(k): v for k, v in fits.items()}, ic="loo")
+    table.index = table.index.astype(int)
     table = table.sort_index()
     best = table["elpd_loo"].max()
     within = table.index[table["elpd_loo"] >= best - table["dse"].fillna(0.0)]

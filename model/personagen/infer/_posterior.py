@@ -233,9 +233,9 @@ def _open(path: Path) -> az.InferenceData:
 
 def _check_posterior(path: Path, idata: az.InferenceData) -> None:
     problems = []
-    if "posterior" not in idata.groups() or "persona_weights" not in idata.posterior:
+    if "posterior" not in idata.groups() or "persona_weights" not in idata["posterior"]:
         problems.append(Problem(str(path), "posterior", "no persona_weights posterior"))
-    elif idata.posterior["persona_weights"].ndim != 3:
+    elif idata["posterior"]["persona_weights"].ndim != 3:
         problems.append(
             Problem(str(path), "posterior.persona_weights", "expected dims (chain, draw, persona)")
         )
@@ -247,13 +247,14 @@ def _check_posterior(path: Path, idata: az.InferenceData) -> None:
 
 
 def _draws(idata: az.InferenceData) -> dict[str, np.ndarray]:
-    return {name: idata.posterior[name].values for name in SITE_DIMS if name in idata.posterior}
+    posterior = idata["posterior"]
+    return {name: posterior[name].values for name in SITE_DIMS if name in posterior}
 
 
 def _diagnostics(idata: az.InferenceData) -> Diagnostics:
     stats = {}
     if "sample_stats" in idata.groups():
-        stats = {k: idata.sample_stats[k].values for k in idata.sample_stats.data_vars}
+        stats = {str(k): idata["sample_stats"][k].values for k in idata["sample_stats"].data_vars}
     return Diagnostics(
         sample_stats=stats,
         svi_loss_change=float(idata.attrs.get("svi_loss_change", float("nan"))),

@@ -25,6 +25,8 @@ batch, and the full batch costs O(N P S) per step, see ``docs/inference.md``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -129,7 +131,7 @@ def initial_values(obs: Observations, n_personas: int, *, seed: int) -> dict[str
 
 def _start(priors: PriorArrays, init: dict[str, np.ndarray] | None) -> dict[str, Array]:
     """Return starting values: ``init`` where given, else the prior means."""
-    values = {
+    values: dict[str, Any] = {
         "persona_weights": priors.weights,
         "department_profile": priors.department_probs,
         "order_value_loc": priors.log_order_value_loc,

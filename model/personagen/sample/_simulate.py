@@ -206,9 +206,9 @@ def iter_customer_chunks(
         n_here = min(size, n_customers - offset)
         fixed = None
         if personas is not None:
-            fixed = np.zeros(size, dtype=np.int32)
-            fixed[:n_here] = personas[offset : offset + n_here]
-            fixed = jnp.asarray(fixed)
+            padded = np.zeros(size, dtype=np.int32)
+            padded[:n_here] = personas[offset : offset + n_here]
+            fixed = jnp.asarray(padded)
         core, details = _sample_chunk(
             pop,
             numeric,

@@ -226,7 +226,7 @@ def _column_major(matrix: np.ndarray, dtype: type) -> np.ndarray:
     transpose cost a third of the enriched sampler's time).
     """
     n, k = matrix.shape
-    out = np.empty((k, n), dtype)
+    out: np.ndarray = np.empty((k, n), dtype)
     for lo in range(0, n, _TRANSPOSE_BLOCK):
         out[:, lo : lo + _TRANSPOSE_BLOCK] = matrix[lo : lo + _TRANSPOSE_BLOCK].T
     return out

@@ -196,7 +196,7 @@ class GroupedDirichletMultinomial(dist.Distribution):
     def log_prob(self, value: Array) -> Array:
         conc = self.concentration
         n = self.totals
-        a = segment_sum(conc, self.group, self.n_groups)
+        a = segment_sum(conc, jnp.asarray(self.group), self.n_groups)
         per_class = gammaln(value + conc) - gammaln(conc) - gammaln(value + 1.0)
         per_group = gammaln(a) - gammaln(n + a) + gammaln(n + 1.0)
         return per_class.sum(-1) + per_group.sum(-1)

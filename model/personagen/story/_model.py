@@ -72,6 +72,7 @@ import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
 from jax import Array
+from jax.typing import ArrayLike
 
 from personagen.config import SIZE_KIND_ADULT, SIZE_KIND_KIDS, PriorArrays, Structure
 from personagen.story._distributions import (
@@ -113,14 +114,14 @@ CORE_SITES = (
 DETAIL_SITES = ("class_units", "baby_units", "adult_size_units", "gender", "age", "profile_draws")
 
 
-def gamma_from_lognormal(loc: Array, scale: Array) -> tuple[Array, Array]:
+def gamma_from_lognormal(loc: ArrayLike, scale: ArrayLike) -> tuple[Array, Array]:
     """Return gamma ``(concentration, rate)`` matching the mean and variance of LogNormal."""
     concentration = 1.0 / jnp.expm1(scale**2)
     mean = jnp.exp(loc + 0.5 * scale**2)
     return concentration, concentration / mean
 
 
-def fenton_wilkinson(n: Array, sd_order: Array) -> tuple[Array, Array]:
+def fenton_wilkinson(n: ArrayLike, sd_order: ArrayLike) -> tuple[Array, Array]:
     """Log-location shift and scale of the sum of ``n`` iid LogNormal(m, sd_order).
 
     The sum is approximated by LogNormal(m + shift, scale) with the exact mean

@@ -22,6 +22,7 @@ from typing import NamedTuple, TypeVar
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import numpyro
 import numpyro.distributions as dist
 from jax import Array
@@ -167,7 +168,7 @@ def population_sites(priors: PriorArrays, department_profile: DepartmentProfileS
     return Population(weights, profile, class_profile, order_value_loc, purchase_rate_loc)
 
 
-def _group_normalise(raw: Array, group: Array, n_groups: int) -> Array:
+def _group_normalise(raw: Array, group: np.ndarray, n_groups: int) -> Array:
     return raw / segment_sum(raw, group, n_groups)[..., group]
 
 

@@ -135,7 +135,7 @@ def matmul(a: Array, b: Array) -> Array:
     return jnp.matmul(a, b, precision=jax.lax.Precision.HIGHEST)
 
 
-def segment_sum(x: Array, index: Array, n: int) -> Array:
+def segment_sum(x: Array, index: Array | np.ndarray, n: int) -> Array:
     """Sum the last axis of ``x`` into ``n`` groups given by ``index`` (a one-hot product).
 
     Its rounding can depend on the batch size on a GPU; the class draw, which must
