@@ -24,7 +24,7 @@ from personagen.infer import (
     persona_log_likelihood,
     weights_model,
 )
-from personagen.story import gamma_from_lognormal, mean_population
+from personagen.story import mean_population
 
 from tests.helpers import simulate as simulate_population
 
@@ -98,14 +98,28 @@ def test_marginal_density_equals_enumeration(priors, structure):
     assert float(got) == pytest.approx(want, abs=1e-3)
 
 
-def test_order_count_term_is_the_poisson_gamma_integral(priors):
-    k, beta = gamma_from_lognormal(jnp.float32(0.7), jnp.float32(0.4))
-    k, beta = float(k), float(beta)
-    lifetime, extra = 14.0, 23
-    got = float(dist.GammaPoisson(k, beta / lifetime).log_prob(extra))
-    integrand = lambda r: ss.poisson(r * lifetime).pmf(extra) * ss.gamma(k, scale=1 / beta).pdf(r)  # noqa: E731
-    want = np.log(si.quad(integrand, 0, 50, limit=200)[0])
-    assert got == pytest.approx(want, abs=1e-4)
+def test_order_count_term_is_the_poisson_gamma_integral(priors, structure):
+    """The likelihood's order term equals the integral of Poisson(r L) over the rate's gamma."""
+    from personagen.infer import order_count_log_prob
+
+    pop = mean_population(priors, structure)
+    n_orders, lifetime = np.array([1, 24, 60]), np.array([3.0, 14.0, 30.0])
+    got = np.asarray(order_count_log_prob(pop, priors, n_orders, lifetime))
+    assert got.shape == (3, 10, len(priors.log_multiplier_loc))
+    for p, s in [(0, 0), (3, 1), (9, 3)]:
+        # the gamma with the lognormal's mean and variance (docs/decisions.md), by hand
+        loc = float(priors.log_rate_loc[p] + priors.log_multiplier_loc[s])
+        sd2 = float(priors.log_rate_sd[p]) ** 2 + float(priors.log_multiplier_sd[s]) ** 2
+        mean, var = np.exp(loc + sd2 / 2), np.expm1(sd2) * np.exp(2 * loc + sd2)
+        rate = ss.gamma(mean**2 / var, scale=var / mean)
+        for i, (n, life) in enumerate(zip(n_orders, lifetime, strict=True)):
+
+            def integrand(r, n=n, life=life, rate=rate):
+                return ss.poisson(r * life).pmf(n - 1) * rate.pdf(r)
+
+            want = np.log(si.quad(integrand, 0, rate.ppf(1 - 1e-12), limit=400)[0])
+            # float32 log-probabilities of magnitude up to ~10: 1e-4 is a few ulps
+            assert got[i, p, s] == pytest.approx(want, abs=1e-4), (n, life, p, s)
 
 
 def weights_of(run):

@@ -79,19 +79,13 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the argument parser of the ``personagen`` command."""
-    parser = argparse.ArgumentParser(
-        prog="personagen", description="Bayesian generative model of retail shoppers."
-    )
-    parser.add_argument("--version", action="version", version=f"personagen {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_validate(sub: Any) -> None:
     p = sub.add_parser("validate", help="check the configuration files and summarise them")
     _add_config_args(p)
     p.set_defaults(func=cmd_validate)
 
+
+def _add_sample(sub: Any) -> None:
     s = sub.add_parser("sample", help="sample synthetic customers to files")
     s.add_argument("--n", type=_positive_int, help="number of customers")
     s.add_argument("--out", type=Path, required=True, help="output directory")
@@ -131,10 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_sample)
 
-    f = sub.add_parser("fit", help="fit persona weights (and profiles) to customer data")
-    f.add_argument("data", type=Path, help="customer table in the basic schema (CSV or Parquet)")
-    f.add_argument("--out", type=Path, required=True, help="output directory")
-    f.add_argument(
+
+def _add_transaction_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--transactions",
         action="store_true",
         help="DATA is a transactions table (one row per line item), not a customer table",
@@ -147,16 +140,25 @@ def build_parser() -> argparse.ArgumentParser:
         ("units", "units"),
         ("value", "value"),
     ):
-        f.add_argument(f"--{role}-col", default=default, help=f"{role} column of the transactions")
-    f.add_argument(
+        parser.add_argument(
+            f"--{role}-col", default=default, help=f"{role} column of the transactions"
+        )
+    parser.add_argument(
         "--mapping", type=Path, help="YAML mapping your department names to the hierarchy's"
     )
-    f.add_argument(
+    parser.add_argument(
         "--unmapped",
         choices=("error", "other"),
         default="error",
         help="unmapped department names: error (default) or the mapping's 'other'",
     )
+
+
+def _add_fit(sub: Any) -> None:
+    f = sub.add_parser("fit", help="fit persona weights (and profiles) to customer data")
+    f.add_argument("data", type=Path, help="customer table in the basic schema (CSV or Parquet)")
+    f.add_argument("--out", type=Path, required=True, help="output directory")
+    _add_transaction_args(f)
     f.add_argument(
         "--mode",
         choices=("weights", "profiles", "learn"),
@@ -198,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=cmd_fit)
 
+
+def _add_assign(sub: Any) -> None:
     a = sub.add_parser("assign", help="persona probabilities of customers under a fitted posterior")
     a.add_argument("data", type=Path, help="customer table in the basic schema")
     a.add_argument("--posterior", type=Path, required=True, help="posterior.nc from personagen fit")
@@ -206,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--overwrite", action="store_true")
     a.set_defaults(func=cmd_assign)
 
+
+def _add_hierarchy(sub: Any) -> None:
     h = sub.add_parser("hierarchy", help="product hierarchy tools")
     hsub = h.add_subparsers(dest="hierarchy_command", required=True, metavar="ACTION")
     hp = hsub.add_parser("parse", help="pipe-delimited text export -> hierarchy YAML")
@@ -213,4 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
     hp.add_argument("-o", "--output", type=Path, required=True, help="YAML file to write")
     hp.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     hp.set_defaults(func=cmd_hierarchy_parse)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``personagen`` command."""
+    parser = argparse.ArgumentParser(
+        prog="personagen", description="Bayesian generative model of retail shoppers."
+    )
+    parser.add_argument("--version", action="version", version=f"personagen {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_validate, _add_sample, _add_fit, _add_assign, _add_hierarchy):
+        add(sub)
     return parser

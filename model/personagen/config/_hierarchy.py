@@ -104,6 +104,40 @@ class ProductHierarchy:
         return {d: list(c) for d, c in zip(self.departments, self.classes, strict=True)}
 
 
+def _class_problems(classes: Sequence[str], where: str, source: str) -> list[Problem]:
+    """Duplicate, blank and slug-colliding class names of one department."""
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    class_slugs: dict[str, str] = {}
+    for i, cls in enumerate(classes):
+        cslug = slugify(cls)
+        if cls in seen:
+            problems.append(
+                Problem(
+                    source,
+                    f"{where}[{i}]",
+                    f"duplicate class {cls!r} (first at "
+                    f"[{seen[cls]}]); class names must be unique within a department",
+                )
+            )
+            continue
+        seen[cls] = i
+        if not cslug:
+            problems.append(Problem(source, f"{where}[{i}]", "class name has no letters or digits"))
+        elif cslug in class_slugs:
+            problems.append(
+                Problem(
+                    source,
+                    f"{where}[{i}]",
+                    f"column slug {cslug!r} of {cls!r} collides "
+                    f"with class {class_slugs[cslug]!r}; rename one of them",
+                )
+            )
+        else:
+            class_slugs[cslug] = cls
+    return problems
+
+
 def build_hierarchy(
     departments: Mapping[str, Sequence[str]], *, source: str = "<hierarchy>"
 ) -> ProductHierarchy:
@@ -148,36 +182,7 @@ def build_hierarchy(
             dept_slugs[slug] = dept
         if not classes:
             problems.append(Problem(source, where, "empty department; expected at least one class"))
-        seen: dict[str, int] = {}
-        class_slugs: dict[str, str] = {}
-        for i, cls in enumerate(classes):
-            cslug = slugify(cls)
-            if cls in seen:
-                problems.append(
-                    Problem(
-                        source,
-                        f"{where}[{i}]",
-                        f"duplicate class {cls!r} (first at "
-                        f"[{seen[cls]}]); class names must be unique within a department",
-                    )
-                )
-                continue
-            seen[cls] = i
-            if not cslug:
-                problems.append(
-                    Problem(source, f"{where}[{i}]", "class name has no letters or digits")
-                )
-            elif cslug in class_slugs:
-                problems.append(
-                    Problem(
-                        source,
-                        f"{where}[{i}]",
-                        f"column slug {cslug!r} of {cls!r} collides "
-                        f"with class {class_slugs[cslug]!r}; rename one of them",
-                    )
-                )
-            else:
-                class_slugs[cslug] = cls
+        problems += _class_problems(classes, where, source)
     if problems:
         raise ConfigError(problems)
     names = tuple(departments)

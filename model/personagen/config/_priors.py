@@ -27,7 +27,7 @@ Axis names: ``personas`` (P), ``segments`` (S), ``departments`` (D),
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -260,6 +260,52 @@ def _floor(probs: np.ndarray, hierarchy: ProductHierarchy | None) -> np.ndarray:
     return probs.astype(np.float32)
 
 
+def _segment_arrays(config: PersonagenConfig) -> dict[str, np.ndarray]:
+    """Return the segment-level fields of :class:`PriorArrays` (each shape (S,))."""
+    segments = list(config.segments.segments.values())
+    f32 = np.float32
+    out = {}
+    for name, ranges in (
+        ("recency", [s.recency_days for s in segments]),
+        ("lifetime", [s.lifetime_months for s in segments]),
+        ("multiplier", [s.frequency_multiplier for s in segments]),
+    ):
+        loc_sd = np.array([interval_to_lognormal(*r) for r in ranges])
+        out[f"log_{name}_loc"] = loc_sd[:, 0].astype(f32)
+        out[f"log_{name}_sd"] = loc_sd[:, 1].astype(f32)
+    logit = np.array([(_logit(s.return_rate[0]), _logit(s.return_rate[1])) for s in segments])
+    out["logit_return_loc"] = (0.5 * (logit[:, 0] + logit[:, 1])).astype(f32)
+    out["logit_return_sd"] = ((logit[:, 1] - logit[:, 0]) / (2 * Z90)).astype(f32)
+    return out
+
+
+def _spending_arrays(personas: list[PersonaSpec]) -> dict[str, np.ndarray]:
+    """Return the order value, rate and basket fields of :class:`PriorArrays` (each (P,))."""
+    f32 = np.float32
+    aov = np.array([interval_to_lognormal(*p.spending_profile.avg_order_value) for p in personas])
+    share_c = np.array([p.knobs.between_customer_value_share for p in personas], dtype=f32)
+    rate = np.array(
+        [interval_to_lognormal(*p.spending_profile.frequency_per_month) for p in personas]
+    )
+    extra = np.array(
+        [
+            interval_to_lognormal(
+                max(p.knobs.basket_size[0] - 1, 0.05), max(p.knobs.basket_size[1] - 1, 0.1)
+            )
+            for p in personas
+        ]
+    )
+    return {
+        "log_order_value_loc": aov[:, 0].astype(f32),
+        "log_order_value_sd_customer": (aov[:, 1] * np.sqrt(share_c)).astype(f32),
+        "log_order_value_sd_order": (aov[:, 1] * np.sqrt(1 - share_c)).astype(f32),
+        "log_rate_loc": rate[:, 0].astype(f32),
+        "log_rate_sd": rate[:, 1].astype(f32),
+        "log_extra_units_loc": extra[:, 0].astype(f32),
+        "log_extra_units_sd": extra[:, 1].astype(f32),
+    }
+
+
 def build_prior_arrays(config: PersonagenConfig) -> PriorArrays:
     """Turn a validated configuration into the model's numeric priors.
 
@@ -274,38 +320,12 @@ def build_prior_arrays(config: PersonagenConfig) -> PriorArrays:
         See the class docstring for every array's shape and meaning.
     """
     personas = list(config.personas.personas.values())
-    segments = list(config.segments.segments.values())
     h = config.hierarchy
     f32 = np.float32
 
-    def per_persona(fn) -> np.ndarray:
+    def per_persona(fn: Callable[[PersonaSpec], float]) -> np.ndarray:
         return np.array([fn(p) for p in personas], dtype=f32)
 
-    aov = np.array([interval_to_lognormal(*p.spending_profile.avg_order_value) for p in personas])
-    share_c = per_persona(lambda p: p.knobs.between_customer_value_share)
-    rate = np.array(
-        [interval_to_lognormal(*p.spending_profile.frequency_per_month) for p in personas]
-    )
-    extra = np.array(
-        [
-            interval_to_lognormal(
-                max(p.knobs.basket_size[0] - 1, 0.05), max(p.knobs.basket_size[1] - 1, 0.1)
-            )
-            for p in personas
-        ]
-    )
-    rec = np.array([interval_to_lognormal(*s.recency_days) for s in segments])
-    life = np.array([interval_to_lognormal(*s.lifetime_months) for s in segments])
-    mult = np.array([interval_to_lognormal(*s.frequency_multiplier) for s in segments])
-    ret = np.array(
-        [
-            (
-                0.5 * (_logit(s.return_rate[0]) + _logit(s.return_rate[1])),
-                (_logit(s.return_rate[1]) - _logit(s.return_rate[0])) / (2 * Z90),
-            )
-            for s in segments
-        ]
-    )
     population = config.personas.population
     return PriorArrays(
         weights=per_persona(lambda p: p.weight),
@@ -315,13 +335,6 @@ def build_prior_arrays(config: PersonagenConfig) -> PriorArrays:
         profile_concentration=np.asarray(population.profile_concentration, dtype=f32),
         location_sd=np.asarray(population.location_sd, dtype=f32),
         customer_concentration=per_persona(lambda p: p.knobs.customer_concentration),
-        log_order_value_loc=aov[:, 0].astype(f32),
-        log_order_value_sd_customer=(aov[:, 1] * np.sqrt(share_c)).astype(f32),
-        log_order_value_sd_order=(aov[:, 1] * np.sqrt(1 - share_c)).astype(f32),
-        log_rate_loc=rate[:, 0].astype(f32),
-        log_rate_sd=rate[:, 1].astype(f32),
-        log_extra_units_loc=extra[:, 0].astype(f32),
-        log_extra_units_sd=extra[:, 1].astype(f32),
         segment_probs=np.stack([_segment_probs(p, config) for p in personas]).astype(f32),
         baby_share=per_persona(lambda p: p.knobs.baby_share),
         adult_size_probs=np.array(
@@ -333,12 +346,6 @@ def build_prior_arrays(config: PersonagenConfig) -> PriorArrays:
             dtype=f32,
         ),
         age_range=np.array([p.demographics.age_range for p in personas], dtype=np.int32),
-        log_recency_loc=rec[:, 0].astype(f32),
-        log_recency_sd=rec[:, 1].astype(f32),
-        log_lifetime_loc=life[:, 0].astype(f32),
-        log_lifetime_sd=life[:, 1].astype(f32),
-        log_multiplier_loc=mult[:, 0].astype(f32),
-        log_multiplier_sd=mult[:, 1].astype(f32),
-        logit_return_loc=ret[:, 0].astype(f32),
-        logit_return_sd=ret[:, 1].astype(f32),
+        **_spending_arrays(personas),
+        **_segment_arrays(config),
     )

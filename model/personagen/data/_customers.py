@@ -14,7 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from personagen.config import BASIC_CORE_COLUMNS, ProductHierarchy, department_units_columns
+from personagen.config import (
+    BASIC_CORE_COLUMNS,
+    DEPARTMENT_UNITS_PREFIX,
+    ProductHierarchy,
+    department_units_columns,
+)
 from personagen.data._observations import Observations
 from personagen.errors import DataError, Problem, close_match_hint
 
@@ -59,9 +64,59 @@ def read_customer_table(path: str | Path) -> pd.DataFrame:
     return table
 
 
-def _rows(mask: np.ndarray, ids: Sequence) -> str:
+def _rows(mask: np.ndarray, ids: Sequence[str] | np.ndarray) -> str:
     bad = np.flatnonzero(mask)[:3]
     return ", ".join(f"row {i} ({ids[i]})" for i in bad) + (" ..." if mask.sum() > 3 else "")
+
+
+def _missing_columns(table: pd.DataFrame, needed: Sequence[str], source: str) -> list[Problem]:
+    present = [str(c) for c in table.columns]
+    return [
+        Problem(
+            source,
+            col,
+            f"missing column{close_match_hint(col, present)}; "
+            "expected the basic schema (docs/schemas.md)",
+        )
+        for col in needed
+        if col not in table.columns
+    ]
+
+
+def _numeric_columns(
+    table: pd.DataFrame, columns: Sequence[str], ids: np.ndarray, source: str
+) -> tuple[dict[str, np.ndarray], list[Problem]]:
+    """Each column as float64; problems for non-numeric, missing, infinite or negative values."""
+    values, problems = {}, []
+    for col in columns:
+        x = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=np.float64)
+        values[col] = x
+        if col == "return_rate" and table[col].isna().all():
+            continue  # unknown returns (e.g. from transactions): the term is dropped
+        if not np.isfinite(x).all():
+            bad = ~np.isfinite(x)
+            message = f"non-numeric, missing or infinite values at {_rows(bad, ids)}"
+            problems.append(Problem(source, col, message))
+        elif (x < 0).any():
+            problems.append(Problem(source, col, f"negative values at {_rows(x < 0, ids)}"))
+    return values, problems
+
+
+def _consistency(
+    n: np.ndarray, dept: np.ndarray, revenue: np.ndarray, ids: np.ndarray, source: str
+) -> list[Problem]:
+    units = dept.sum(-1)
+    whole = np.all(dept == np.round(dept), axis=-1)
+    checks = (
+        ("total_purchases", n != np.round(n), "orders must be whole numbers"),
+        ("total_purchases", n < 1, "every customer needs at least one order"),
+        (f"{DEPARTMENT_UNITS_PREFIX}*", ~whole, "units must be whole numbers"),
+        (f"{DEPARTMENT_UNITS_PREFIX}*", units < n, "units must be at least the number of orders"),
+        ("total_revenue", revenue <= 0, "revenue must be positive"),
+    )
+    return [
+        Problem(source, col, f"{fix}: {_rows(bad, ids)}") for col, bad, fix in checks if bad.any()
+    ]
 
 
 def observations_from_table(
@@ -69,70 +124,47 @@ def observations_from_table(
 ) -> Observations:
     """Check a basic-schema customer table and return what inference observes.
 
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per customer, in the basic schema (extra columns are ignored).
+    hierarchy : ProductHierarchy
+        Names the department unit columns.
+    source : str
+        File name for error messages.
+
+    Returns
+    -------
+    Observations
+
     Raises
     ------
     DataError
-        Listing missing columns (with close matches), non-numeric or negative
-        values, fewer units than orders, and duplicate customer ids.
+        Listing missing columns (with close matches), non-numeric, infinite or
+        negative values, fractional counts, fewer units than orders, and duplicate
+        customer ids, each with the first offending rows.
     """
     unit_columns = department_units_columns(hierarchy)
-    needed = [*_NUMERIC, *unit_columns, "customer_id"]
-    problems = []
-    for col in needed:
-        if col not in table.columns:
-            hint = close_match_hint(col, [str(c) for c in table.columns])
-            problems.append(
-                Problem(
-                    source,
-                    col,
-                    f"missing column{hint}; expected the basic schema (docs/schemas.md)",
-                )
-            )
+    problems = _missing_columns(table, [*_NUMERIC, *unit_columns, "customer_id"], source)
     if problems:
         raise DataError(problems)
     ids = table["customer_id"].astype(str).to_numpy()
     dup = pd.Series(ids).duplicated().to_numpy()
     if dup.any():
-        problems.append(
-            Problem(
-                source,
-                "customer_id",
-                f"duplicate ids at {_rows(dup, ids)}; each customer must appear once",
-            )
-        )
-    values = {}
-    for col in needed[:-1]:
-        x = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=np.float64)
-        if col == "return_rate" and table[col].isna().all():
-            values[col] = x  # unknown returns (e.g. from transactions): the term is dropped
-            continue
-        if not np.isfinite(x).all():
-            bad = ~np.isfinite(x)
-            problems.append(
-                Problem(
-                    source, col, f"non-numeric, missing or infinite values at {_rows(bad, ids)}"
-                )
-            )
-        elif (x < 0).any():
-            problems.append(Problem(source, col, f"negative values at {_rows(x < 0, ids)}"))
-        values[col] = x
+        message = f"duplicate ids at {_rows(dup, ids)}; each customer must appear once"
+        problems.append(Problem(source, "customer_id", message))
+    values, bad_values = _numeric_columns(table, [*_NUMERIC, *unit_columns], ids, source)
+    problems += bad_values
     if problems:
         raise DataError(problems)
     dept = np.stack([values[c] for c in unit_columns], -1)
     n = values["total_purchases"]
-    units = dept.sum(-1)
-    for col, bad, fix in (
-        ("total_purchases", n < 1, "every customer needs at least one order"),
-        ("dept_total_units_*", units < n, "units must be at least the number of orders"),
-        ("total_revenue", values["total_revenue"] <= 0, "revenue must be positive"),
-    ):
-        if bad.any():
-            problems.append(Problem(source, col, f"{fix}: {_rows(bad, ids)}"))
+    problems = _consistency(n, dept, values["total_revenue"], ids, source)
     if problems:
         raise DataError(problems)
     return Observations(
         n_orders=n.astype(np.int32),
-        units=units.astype(np.int32),
+        units=dept.sum(-1).astype(np.int32),
         department_units=dept.astype(np.int32),
         revenue=values["total_revenue"].astype(np.float32),
         lifetime_months=np.maximum(values["customer_lifetime_months"], 1 / 31).astype(np.float32),

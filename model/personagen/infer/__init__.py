@@ -15,6 +15,7 @@ from personagen.infer._likelihood import (
     FitData,
     customer_log_likelihood,
     fit_log_likelihood,
+    order_count_log_prob,
     prepare_fit_data,
 )
 from personagen.infer._memberships import (
@@ -87,6 +88,7 @@ __all__ = [
     "membership_probabilities",
     "memberships_table",
     "mixture_log_lik",
+    "order_count_log_prob",
     "persona_log_likelihood",
     "pointwise_log_likelihood",
     "posterior_config",

@@ -28,7 +28,8 @@ import numpy as np
 import numpyro.distributions as dist
 from jax import Array
 from jax.scipy.special import gammaln, logsumexp
-from jaxtyping import Float
+from jax.typing import ArrayLike
+from jaxtyping import Float, Int
 
 from personagen.config import PriorArrays
 from personagen.data import Observations
@@ -38,6 +39,7 @@ __all__ = [
     "FitData",
     "customer_log_likelihood",
     "fit_log_likelihood",
+    "order_count_log_prob",
     "prepare_fit_data",
 ]
 
@@ -59,6 +61,26 @@ def _segment_terms(priors: PriorArrays, obs: Observations) -> Array:
     return lifetime + recency + returns
 
 
+def order_count_log_prob(
+    pop: Population,
+    priors: PriorArrays,
+    n_orders: Int[ArrayLike, " customers"],
+    lifetime_months: Float[ArrayLike, " customers"],
+) -> Float[Array, "customers personas segments"]:
+    """Return ``log p(n_orders | lifetime, persona p, segment s)``, shape (N, P, S).
+
+    The story draws ``n - 1 ~ Poisson(r L)`` with the purchase rate ``r`` gamma
+    (lognormal moments of persona x segment, :func:`~personagen.story.gamma_from_lognormal`);
+    integrated over ``r`` that is a gamma-Poisson (negative binomial) count.
+    """
+    n = jnp.asarray(n_orders).astype(jnp.float32)[:, None, None]
+    lifetime = jnp.asarray(lifetime_months)[:, None, None]
+    rate_loc = pop.purchase_rate_loc[:, None] + priors.log_multiplier_loc[None, :]
+    rate_sd = jnp.sqrt(priors.log_rate_sd[:, None] ** 2 + priors.log_multiplier_sd[None, :] ** 2)
+    k, beta = gamma_from_lognormal(rate_loc, rate_sd)  # (P, S)
+    return dist.GammaPoisson(k, beta / lifetime).log_prob(n - 1.0)
+
+
 def customer_log_likelihood(
     pop: Population, priors: PriorArrays, obs: Observations
 ) -> Float[Array, "customers personas"]:
@@ -78,12 +100,7 @@ def customer_log_likelihood(
     Array, shape (N, P)
     """
     n = obs.n_orders.astype(jnp.float32)[:, None, None]  # (N, 1, 1) against (P, S)
-    lifetime = obs.lifetime_months[:, None, None]
-    # orders: persona x segment rate
-    rate_loc = pop.purchase_rate_loc[:, None] + priors.log_multiplier_loc[None, :]
-    rate_sd = jnp.sqrt(priors.log_rate_sd[:, None] ** 2 + priors.log_multiplier_sd[None, :] ** 2)
-    k, beta = gamma_from_lognormal(rate_loc, rate_sd)  # (P, S)
-    orders = dist.GammaPoisson(k, beta / lifetime).log_prob(n - 1.0)  # (N, P, S)
+    orders = order_count_log_prob(pop, priors, obs.n_orders, obs.lifetime_months)  # (N, P, S)
     segment = jnp.log(priors.segment_probs)[None] + orders + _segment_terms(priors, obs)[:, None, :]
     per_persona = logsumexp(segment, axis=-1)  # (N, P)
     n2 = n[..., 0]  # (N, 1)

@@ -114,6 +114,69 @@ def _mix(code: np.ndarray, salt: int) -> np.ndarray:
     return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
+def _phones(locale: str, u: np.ndarray) -> pa.Array:
+    """Phone numbers in the locale's format, from uniform draws 3 and 4."""
+    a = (u[:, 3] * 1e7).astype(np.int64)
+    b = (u[:, 4] * 1e7).astype(np.int64)
+    if locale == "en_US":
+        return _join(
+            "(",
+            _digits(200 + a % 800, 3),
+            ") ",
+            _digits(200 + b % 800, 3),
+            "-",
+            _digits((a // 800) % 10000, 4),
+        )
+    if locale == "en_GB":
+        return _join("+44 7", _digits(a % 1000, 3), " ", _digits(b % 1000000, 6))
+    return _join(
+        "+353 8",
+        _digits(a % 7 + 3, 1),
+        " ",
+        _digits(b % 1000, 3),
+        " ",
+        _digits((a // 7) % 10000, 4),
+    )
+
+
+def _places(locale: str, data: _LocaleData, u: np.ndarray) -> tuple[np.ndarray, pa.Array, pa.Array]:
+    """Return the postal code as a number, the region and the postal code (draws 4-7).
+
+    The region (and, in :func:`draw_profiles`, the city) is a function of the code.
+    """
+    loc = u[:, 7]
+    if locale == "en_US":
+        s_idx = np.minimum((loc * len(data.regions)).astype(np.int64), len(data.regions) - 1)
+        frac = loc * len(data.regions) - s_idx
+        lo, hi = data.zip_lo[s_idx], data.zip_hi[s_idx]
+        code = lo + np.minimum((frac * (hi - lo + 1)).astype(np.int64), hi - lo)
+        state = data.regions.take(pa.array(s_idx))
+        return code, state, _digits(code, 5)
+    if locale == "en_GB":
+        code = (loc * 26 * 26 * 99).astype(np.int64)
+        letters = np.array(list("ABCDEFGHJKLMNOPRSTUWYZ"))
+        area = [letters[i % 22] + letters[(i // 22) % 22] for i in code // 99]
+        outward = _join(pa.array(area), _digits(code % 99 + 1, 1))
+        inward = _join(
+            _digits((u[:, 6] * 1e6).astype(np.int64) % 9 + 1, 1),
+            pa.array(letters[(u[:, 5] * 1e6).astype(np.int64) % 22]),
+            pa.array(letters[(u[:, 4] * 1e6).astype(np.int64) % 22]),
+        )
+        zip_code = pc.binary_join_element_wise(outward, inward, " ")
+        return code, _pick(data.regions, _mix(code, 1)), zip_code
+    code = (loc * 23 * 99).astype(np.int64)
+    letters = np.array(list("ACDEFHKNPRTVWXY"))
+    routing = _join(pa.array(letters[code // 99 % 15]), _digits(code % 99 + 1, 2))
+    unique = pa.array(
+        [
+            "".join(letters[(int(x) >> (4 * k)) % 15] for k in range(4))
+            for x in (u[:, 6] * 2**24).astype(np.int64)
+        ]
+    )
+    zip_code = pc.binary_join_element_wise(routing, unique, " ")
+    return code, _pick(data.regions, _mix(code, 1)), zip_code
+
+
 def check_locale(locale: str) -> None:
     """Raise a :class:`~personagen.errors.ParameterError` unless ``locale`` is supported."""
     if locale not in SUPPORTED_LOCALES:
@@ -165,64 +228,12 @@ def draw_profiles(
     domain = _pick(pa.array(_DOMAINS), u[:, 2])
     ids = pc.cast(pa.array(np.asarray(customer_id)), pa.string())
     email = _join(handle(first), ".", handle(last), ".", ids, "@", domain)
-    a = (u[:, 3] * 1e7).astype(np.int64)
-    b = (u[:, 4] * 1e7).astype(np.int64)
-    if locale == "en_US":
-        phone = _join(
-            "(",
-            _digits(200 + a % 800, 3),
-            ") ",
-            _digits(200 + b % 800, 3),
-            "-",
-            _digits((a // 800) % 10000, 4),
-        )
-    elif locale == "en_GB":
-        phone = _join("+44 7", _digits(a % 1000, 3), " ", _digits(b % 1000000, 6))
-    else:
-        phone = _join(
-            "+353 8",
-            _digits(a % 7 + 3, 1),
-            " ",
-            _digits(b % 1000, 3),
-            " ",
-            _digits((a // 7) % 10000, 4),
-        )
+    phone = _phones(locale, u)
     building = _digits(1 + (u[:, 2] * 3 * 997).astype(np.int64) % 997, 1)
     street = _join(
         building, " ", _pick(data.last, u[:, 5]), " ", _pick(data.street_suffixes, u[:, 6])
     )
-    loc = u[:, 7]
-    if locale == "en_US":
-        s_idx = np.minimum((loc * len(data.regions)).astype(np.int64), len(data.regions) - 1)
-        frac = loc * len(data.regions) - s_idx
-        lo, hi = data.zip_lo[s_idx], data.zip_hi[s_idx]
-        code = lo + np.minimum((frac * (hi - lo + 1)).astype(np.int64), hi - lo)
-        state = data.regions.take(pa.array(s_idx))
-        zip_code = _digits(code, 5)
-    elif locale == "en_GB":
-        code = (loc * 26 * 26 * 99).astype(np.int64)
-        letters = np.array(list("ABCDEFGHJKLMNOPRSTUWYZ"))
-        area = [letters[i % 22] + letters[(i // 22) % 22] for i in code // 99]
-        outward = _join(pa.array(area), _digits(code % 99 + 1, 1))
-        inward = _join(
-            _digits((u[:, 6] * 1e6).astype(np.int64) % 9 + 1, 1),
-            pa.array(letters[(u[:, 5] * 1e6).astype(np.int64) % 22]),
-            pa.array(letters[(u[:, 4] * 1e6).astype(np.int64) % 22]),
-        )
-        zip_code = pc.binary_join_element_wise(outward, inward, " ")
-        state = _pick(data.regions, _mix(code, 1))
-    else:
-        code = (loc * 23 * 99).astype(np.int64)
-        letters = np.array(list("ACDEFHKNPRTVWXY"))
-        routing = _join(pa.array(letters[code // 99 % 15]), _digits(code % 99 + 1, 2))
-        unique = pa.array(
-            [
-                "".join(letters[(int(x) >> (4 * k)) % 15] for k in range(4))
-                for x in (u[:, 6] * 2**24).astype(np.int64)
-            ]
-        )
-        zip_code = pc.binary_join_element_wise(routing, unique, " ")
-        state = _pick(data.regions, _mix(code, 1))
+    code, state, zip_code = _places(locale, data, u)
     city = _join(
         _pick(data.city_prefixes, _mix(code, 2)),
         " ",

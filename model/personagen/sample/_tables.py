@@ -91,9 +91,12 @@ def _arrow_name(t: pa.DataType) -> str:
     }[str(t)]
 
 
-def table_layout(hierarchy: ProductHierarchy) -> TableLayout:
-    """Return the schemas and data dictionary of the basic and enriched tables."""
-    cols: list[tuple[str, pa.DataType, str, str, str]] = [
+#: One column of a table: name, Arrow type, meaning, unit, table.
+_Spec = tuple[str, pa.DataType, str, str, str]
+
+
+def _basic_specs(hierarchy: ProductHierarchy) -> list[_Spec]:
+    cols: list[_Spec] = [
         ("customer_id", pa.string(), "Customer identifier, C followed by 10 digits", "", "basic"),
         ("total_purchases", pa.int32(), "Number of orders", "orders", "basic"),
         ("total_revenue", pa.float64(), "Total value of all orders", "USD", "basic"),
@@ -146,7 +149,11 @@ def table_layout(hierarchy: ProductHierarchy) -> TableLayout:
     for dept, name in zip(hierarchy.departments, department_units_columns(hierarchy), strict=True):
         cols.append((name, pa.int32(), f"Units bought in {dept}", "units", "basic"))
     assert tuple(c[0] for c in cols[: len(BASIC_CORE_COLUMNS)]) == BASIC_CORE_COLUMNS
-    extra: list[tuple[str, pa.DataType, str, str, str]] = [
+    return cols
+
+
+def _enriched_specs(hierarchy: ProductHierarchy) -> list[_Spec]:
+    extra: list[_Spec] = [
         (
             "persona_type",
             pa.string(),
@@ -200,6 +207,13 @@ def table_layout(hierarchy: ProductHierarchy) -> TableLayout:
         (f"count_size_{s}", pa.int32(), f"Units in adult apparel in size {s}", "units", "enriched")
         for s in SIZE_LABELS
     ]
+    return extra
+
+
+def table_layout(hierarchy: ProductHierarchy) -> TableLayout:
+    """Return the schemas and data dictionary of the basic and enriched tables."""
+    cols = _basic_specs(hierarchy)
+    extra = _enriched_specs(hierarchy)
     basic_schema = pa.schema([(c[0], c[1]) for c in cols])
     enriched_schema = pa.schema([(c[0], c[1]) for c in cols + extra])
     dictionary = tuple(ColumnInfo(c[0], c[2], c[3], _arrow_name(c[1]), c[4]) for c in cols + extra)
