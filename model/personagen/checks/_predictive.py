@@ -9,7 +9,6 @@ posterior predictive), never priors rebuilt from pieces.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -33,6 +32,7 @@ from personagen.config import (
 from personagen.data import Observations, observations_from_table
 from personagen.infer import FittedModel, profiles_population
 from personagen.sample import (
+    DEFAULT_AS_OF,
     CustomerChunk,
     basic_batch,
     iter_customer_chunks,
@@ -58,8 +58,8 @@ __all__ = [
     "sample_customers",
 ]
 
-#: The date predictive tables describe.
-AS_OF = dt.date(2026, 1, 1)
+#: The date predictive tables describe (that of ``personagen sample`` by default).
+AS_OF = DEFAULT_AS_OF
 
 
 def observations_from_chunks(chunks: Sequence[CustomerChunk]) -> Observations:

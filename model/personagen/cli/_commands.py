@@ -89,7 +89,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from personagen.errors import bad_argument
-    from personagen.sample import SampleRequest, persona_counts, sample_to_files
+    from personagen.sample import DEFAULT_AS_OF, SampleRequest, persona_counts, sample_to_files
 
     config = _load(args)
     population, source = None, ""
@@ -109,7 +109,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         chunk_size=args.chunk_size,
         file_format=args.format,
         locale=args.locale,
-        as_of=args.as_of,
+        as_of=args.as_of or DEFAULT_AS_OF,
         basic_only=args.basic_only,
         draw_population=args.draw_population,
         persona_counts=counts,

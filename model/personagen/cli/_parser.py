@@ -103,7 +103,7 @@ def _add_sample(sub: Any) -> None:
     s.add_argument(
         "--as-of",
         type=_date,
-        default=dt.date(2026, 1, 1),
+        default=None,
         help="date the data describes (YYYY-MM-DD, default 2026-01-01)",
     )
     s.add_argument("--basic-only", action="store_true", help="write only the basic table")

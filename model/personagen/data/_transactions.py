@@ -16,7 +16,7 @@ Names already equal to a hierarchy department need no entry. Unmapped names
 are an error listing each with its row count, unless ``unmapped="other"``
 sends them to the mapping's ``other`` department. The result has the basic
 table's columns, so fitting a transactions file and fitting a customer table
-take the same path (:func:`personagen.ingest.observations_from_table`).
+take the same path (:func:`personagen.data.observations_from_table`).
 Transactions carry no returns, so ``return_rate`` is left missing and its term
 is dropped from the likelihood.
 """

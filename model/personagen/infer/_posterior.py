@@ -122,7 +122,7 @@ def _summary(idata: az.InferenceData, **kwargs) -> pd.DataFrame:
     """``az.summary`` of the posterior; parameters held fixed get NaN r_hat and ESS.
 
     Department shares a fit holds at their prior value (see
-    :func:`personagen.fit_profiles.fit_population`) are constant across draws, for
+    :func:`personagen.story.anchored_department_profile`) are constant across draws, for
     which arviz divides by zero; their diagnostics are NaN and ignored by the checks.
     """
     with warnings.catch_warnings():

@@ -11,6 +11,7 @@ from personagen.sample._identities import PROFILE_COLUMNS, SUPPORTED_LOCALES, dr
 from personagen.sample._job import (
     BASIC_CHUNK,
     BASIC_STEM,
+    DEFAULT_AS_OF,
     ENRICHED_CHUNK,
     ENRICHED_STEM,
     SampleRequest,
@@ -32,6 +33,7 @@ from personagen.sample._tables import (
 __all__ = [
     "BASIC_CHUNK",
     "BASIC_STEM",
+    "DEFAULT_AS_OF",
     "ENRICHED_CHUNK",
     "ENRICHED_STEM",
     "MIN_BATCH",

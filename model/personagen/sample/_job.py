@@ -35,11 +35,12 @@ from personagen.sample._simulate import CustomerChunk, iter_customer_chunks, run
 from personagen.sample._sinks import FileFormat, Sink, close_sinks
 from personagen.sample._summary import SampleSummary, check_persona_counts
 from personagen.sample._tables import TableLayout, basic_batch, enriched_batch, table_layout
-from personagen.story import Population, draw_population, mean_population
+from personagen.story import FITTED_SITES, Population, draw_population, mean_population
 
 __all__ = [
     "BASIC_CHUNK",
     "BASIC_STEM",
+    "DEFAULT_AS_OF",
     "ENRICHED_CHUNK",
     "ENRICHED_STEM",
     "SampleRequest",
@@ -54,9 +55,11 @@ ENRICHED_STEM = "customer_sales_data_enriched"
 #: is converted, so its default is smaller (peak memory, docs/benchmarks.md).
 BASIC_CHUNK = 100_000
 ENRICHED_CHUNK = 10_000
+#: The date a sample describes unless told otherwise (signup dates are counted back from it).
+DEFAULT_AS_OF = dt.date(2026, 1, 1)
 #: Population fields recorded in metadata.json when a run samples a given population
 #: (the class profiles are always the YAML's: no fit learns them).
-_RECORDED_SITES = ("persona_weights", "department_profile", "order_value_loc", "purchase_rate_loc")
+_RECORDED_SITES = FITTED_SITES
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ class SampleRequest:
     chunk_size: int | None = None
     file_format: FileFormat = "parquet"
     locale: str = "en_US"
-    as_of: dt.date = dt.date(2026, 1, 1)
+    as_of: dt.date = DEFAULT_AS_OF
     basic_only: bool = False
     draw_population: bool = False
     persona_counts: Mapping[str, int] | None = None

@@ -1,6 +1,6 @@
 """Simulated arrays -> the basic and enriched tables, and their data dictionary.
 
-Both tables are built from one :class:`~personagen.simulate.CustomerChunk`:
+Both tables are built from one :class:`~personagen.sample.CustomerChunk`:
 the basic table's columns are computed once and the enriched table starts
 with exactly those arrays, so basic is the enriched table restricted to its
 columns. Money is carried as integer cents until here and written as dollars
