@@ -10,15 +10,13 @@ import pytest
 import scipy.stats as ss
 
 from personagen.story import FastDirichletMultinomial, GroupedDirichletMultinomial
+from personagen.story._count_samplers import binomial, multinomial, poisson
 from personagen.story._distributions import effective_concentration
 from personagen.story._samplers import (
-    binomial,
     cumsum,
     hash_normal,
     hash_uniform,
     log_gamma,
-    multinomial,
-    poisson,
     systematic_counts,
 )
 

@@ -16,13 +16,11 @@ from jax import Array
 from jax.scipy.special import gammaln
 from numpyro.distributions import constraints
 
+from personagen.story._count_samplers import binomial, multinomial, poisson
 from personagen.story._samplers import (
-    binomial,
     cumsum,
     hash_uniform,
     log_gamma,
-    multinomial,
-    poisson,
     segment_sum,
     systematic_counts,
 )
