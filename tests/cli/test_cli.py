@@ -124,6 +124,14 @@ def test_sample_command_writes_files_and_summary(tmp_path, capsys):
     assert "Ireland" in text
 
 
+def test_the_progress_bar_says_it_is_compiling_first(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["sample", "--n", "40", "--out", str(out), "--basic-only"]) == 0
+    err = capsys.readouterr().err
+    # tqdm redraws the bar: the first state names the compilation, the last the sampling
+    assert err.index("compiling") < err.rindex("sampling: 100%")
+
+
 def test_sample_refuses_to_overwrite_then_overwrites(tmp_path, capsys):
     args = [
         "sample",

@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from personagen._compilation_cache import CACHE_ENV, disable_compilation_cache
 from personagen.cli._parser import FLAGS, build_parser
 from personagen.errors import ConfigError, DataError, ParameterError
 
@@ -49,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.argv = argv
     _one_device_per_core()
+    if getattr(args, "no_cache", False):
+        disable_compilation_cache()
+    elif getattr(args, "cache_dir", None) is not None:
+        os.environ[CACHE_ENV] = str(args.cache_dir)
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",

@@ -11,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+from personagen._compilation_cache import use_compilation_cache
 from personagen._io import atomic_path, check_writable, write_text_atomic
 from personagen.config import (
     PersonagenConfig,
@@ -92,6 +93,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from personagen.sample import DEFAULT_AS_OF, SampleRequest, persona_counts, sample_to_files
 
     config = _load(args)
+    use_compilation_cache()  # before anything compiles: JAX reads the setting once
     population, source = None, ""
     if args.posterior is not None:
         from personagen.infer import read_posterior
@@ -119,8 +121,16 @@ def cmd_sample(args: argparse.Namespace) -> int:
         command=_command_line(args),
     )
     total = sum(counts.values()) if counts else args.n
-    with tqdm(total=total, unit="customers", disable=args.quiet, file=sys.stderr) as bar:
-        summary = sample_to_files(config, request, progress=bar.update)
+    # the first chunk waits for the sampler's compilation (or its loading from the cache)
+    bar = tqdm(total=total, unit="customers", disable=args.quiet, file=sys.stderr, desc="compiling")
+
+    def progress(n: int) -> None:
+        if bar.n == 0:
+            bar.set_description("sampling")
+        bar.update(n)
+
+    with bar:
+        summary = sample_to_files(config, request, progress=progress)
     _out(summary.render())
     return 0
 
@@ -187,12 +197,15 @@ def cmd_fit(args: argparse.Namespace) -> int:
     )
 
     check_fit_arguments(args.mode, args.n_personas, args.method)
+    use_compilation_cache()
     if args.mode == "learn" and args.priors is None:
         args.priors = default_paths()["priors"].with_name("learn.yml")
     config = _load(args)
     table = _customer_table(args, config)
     obs = observations_from_table(table, config.hierarchy, source=str(args.data))
     log.info("fitting %s customers (mode %s, method %s)", len(table), args.mode, args.method)
+    if not args.quiet:  # the progress bar appears once the sampler is compiled
+        sys.stderr.write("compiling the model (compiled code is kept for the next run) ...\n")
     fitted = fit_customers(
         config,
         obs,
@@ -228,6 +241,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
     from personagen.data import observations_from_table, read_customer_table
     from personagen.infer import assign_personas, read_posterior
 
+    use_compilation_cache()
     fitted = read_posterior(args.posterior, _load(args))
     table = read_customer_table(args.data)
     obs = observations_from_table(table, fitted.config.hierarchy, source=str(args.data))

@@ -62,6 +62,19 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_cache_args(parser: argparse.ArgumentParser) -> None:
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="where compiled code is kept between runs (default: $PERSONAGEN_CACHE_DIR, "
+        "else the user cache directory, e.g. ~/.cache/personagen/jax)",
+    )
+    cache.add_argument(
+        "--no-cache", action="store_true", help="do not keep compiled code between runs"
+    )
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -123,6 +136,7 @@ def _add_sample(sub: Any) -> None:
     )
     s.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_cache_args(s)
     s.set_defaults(func=cmd_sample)
 
 
@@ -198,6 +212,7 @@ def _add_fit(sub: Any) -> None:
     _add_config_args(f)
     f.add_argument("--overwrite", action="store_true")
     f.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_cache_args(f)
     f.set_defaults(func=cmd_fit)
 
 
@@ -208,6 +223,7 @@ def _add_assign(sub: Any) -> None:
     a.add_argument("--out", type=Path, required=True, help="memberships CSV to write")
     _add_config_args(a)
     a.add_argument("--overwrite", action="store_true")
+    _add_cache_args(a)
     a.set_defaults(func=cmd_assign)
 
 

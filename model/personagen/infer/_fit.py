@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from jax import Array
 
+from personagen._compilation_cache import use_compilation_cache
 from personagen.config import PersonagenConfig, build_structure
 from personagen.data import Observations
 from personagen.errors import bad_argument, close_match_hint
@@ -111,6 +112,7 @@ def fit_customers(
         In ``learn`` mode, if ``config`` is not a one-persona template.
     """
     check_fit_arguments(mode, n_personas, method)
+    use_compilation_cache()
     fit_config = config
     if mode == "learn" and n_personas is not None:
         fit_config = exchangeable_config(config, n_personas)

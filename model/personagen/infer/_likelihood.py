@@ -31,6 +31,7 @@ from jax.scipy.special import gammaln, logsumexp
 from jax.typing import ArrayLike
 from jaxtyping import Float, Int
 
+from personagen._compilation_cache import use_compilation_cache
 from personagen.config import PriorArrays
 from personagen.data import Observations
 from personagen.story import Population, as_arrays, fenton_wilkinson, gamma_from_lognormal
@@ -171,6 +172,7 @@ class FitData(NamedTuple):
 
 def prepare_fit_data(priors: PriorArrays, obs: Observations) -> FitData:
     """Precompute the parameter-free parts of the log-likelihood (see :class:`FitData`)."""
+    use_compilation_cache()
     dept = np.asarray(obs.department_units)
     rows, cols = np.nonzero(dept)
     counts = dept[rows, cols]

@@ -16,6 +16,7 @@ import pandas as pd
 from jax import Array
 from jaxtyping import Float
 
+from personagen._compilation_cache import use_compilation_cache
 from personagen.data import Observations
 from personagen.infer._fitted import FittedModel
 from personagen.infer._likelihood import customer_log_likelihood
@@ -51,6 +52,7 @@ def membership_probabilities(
     Array, shape (N, P)
         Rows sum to 1.
     """
+    use_compilation_cache()
     pops = fitted.population_draws(MEMBERSHIP_DRAWS)
     pj = as_arrays(fitted.priors)
     oj = as_arrays(obs)
@@ -80,6 +82,7 @@ def pointwise_log_likelihood(
 
     This is the ``log_likelihood`` group of the InferenceData (for LOO and WAIC).
     """
+    use_compilation_cache()
     shape = np.shape(fitted.weights)[:2]
     flat = {k: np.reshape(v, (-1, *np.shape(v)[2:])) for k, v in fitted.draws.items()}
     pops = fitted.population_from_sites(flat)

@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from personagen._compilation_cache import use_compilation_cache
 from personagen._io import atomic_path, check_writable, write_text_atomic
 from personagen.config import PersonagenConfig, build_prior_arrays, build_structure
 from personagen.errors import bad_argument
@@ -262,6 +263,7 @@ def sample_to_files(
         (naming the field: ``persona_counts``, ``locale``, ``chunk_size``, ...).
     """
     _check_request(request, config)
+    use_compilation_cache()
     paths = output_paths(request)
     check_writable(list(paths.values()), overwrite=request.overwrite)
     priors, structure = build_prior_arrays(config), build_structure(config)

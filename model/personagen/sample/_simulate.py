@@ -25,6 +25,7 @@ from jax import Array
 from jaxtyping import Int
 from numpyro import handlers
 
+from personagen._compilation_cache import use_compilation_cache
 from personagen.config import DAYS_PER_MONTH, SIZE_KIND_KIDS, PriorArrays, Structure
 from personagen.story import MAX_UNITS, Population, customer_core, customer_details, split_cents
 
@@ -65,6 +66,7 @@ class CustomerChunk:
 
 def run_keys(seed: int) -> tuple[Array, Array]:
     """Return ``(population_key, customer_key)`` of a run seed."""
+    use_compilation_cache()
     root = jax.random.key(seed)
     return jax.random.fold_in(root, 0), jax.random.fold_in(root, 1)
 
@@ -200,6 +202,7 @@ def iter_customer_chunks(
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     if n_customers < 0:
         raise ValueError(f"n_customers must be >= 0, got {n_customers}")
+    use_compilation_cache()
     size = min(chunk_size, max(n_customers, MIN_BATCH))
     numeric = jax.tree.map(jnp.asarray, priors)
     for offset in range(0, n_customers, size):

@@ -29,6 +29,7 @@ from jax import Array
 from jaxtyping import Float
 from numpyro import handlers
 
+from personagen._compilation_cache import use_compilation_cache
 from personagen.config import PriorArrays, Structure
 from personagen.story._samplers import segment_sum
 
@@ -215,6 +216,7 @@ def population_means(priors: PriorArrays) -> dict[str, Array]:
 
 def mean_population(priors: PriorArrays, structure: Structure) -> Population:
     """Return the population parameters fixed at their prior means (the YAML values)."""
+    use_compilation_cache()
     fixed = handlers.substitute(population_model, data=population_means(priors))
     # every sample site is substituted: no randomness is drawn, so no key is needed
     return jax.tree.map(jnp.asarray, fixed(priors, structure))
@@ -222,4 +224,5 @@ def mean_population(priors: PriorArrays, structure: Structure) -> Population:
 
 def draw_population(priors: PriorArrays, structure: Structure, *, key: Array) -> Population:
     """Draw the population parameters from their (sampling) prior."""
+    use_compilation_cache()
     return jax.tree.map(jnp.asarray, handlers.seed(population_model, key)(priors, structure))
