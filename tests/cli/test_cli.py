@@ -233,9 +233,11 @@ def test_assign_equals_the_fits_memberships(tmp_path, fake_posterior, customers)
     assert list(got.columns) == list(want.columns)
     assert (got["customer_id"] == want["customer_id"]).all()
     assert (got["most_likely_persona"] == want["most_likely_persona"]).all()
-    # float32 probabilities written as text: equal to the last printed digit
-    p = [c for c in want.columns if c.startswith("p_")]
-    assert np.allclose(got[p].to_numpy(), want[p].to_numpy(), rtol=1e-6, atol=1e-9)
+    # float32 probabilities written as text and read back: equal to the last bit
+    p = [c for c in want.columns if c.startswith(("p_", "q05_", "q95_"))]
+    assert np.array_equal(got[p].to_numpy(np.float32), want[p].to_numpy(np.float32))
+    low, high = (got.filter(like=q).to_numpy() for q in ("q05_", "q95_"))
+    assert (low <= high).all() and (high <= 1.0).all()
 
 
 def test_assign_refuses_another_configuration(tmp_path, capsys, fake_posterior, customers):
@@ -301,7 +303,10 @@ def test_learn_mode_needs_k_and_round_trips_a_posterior(tmp_path, capsys, custom
     assert "pass its one-persona template" in capsys.readouterr().err
     assert main([*assign, str(tmp_path / "a.csv"), *template_args]) == 0
     header = (tmp_path / "a.csv").read_text().splitlines()[0]
-    assert header == "customer_id,p_persona_1,p_persona_2,most_likely_persona"
+    assert header == (
+        "customer_id,p_persona_1,p_persona_2,most_likely_persona,"
+        "q05_persona_1,q05_persona_2,q95_persona_1,q95_persona_2"
+    )
 
 
 def test_deprecated_personas_flag_of_fit_still_works(capsys):

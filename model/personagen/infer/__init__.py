@@ -19,8 +19,11 @@ from personagen.infer._likelihood import (
     prepare_fit_data,
 )
 from personagen.infer._memberships import (
+    ASSIGN_CHUNK,
     MEMBERSHIP_DRAWS,
+    Memberships,
     assign_personas,
+    customer_memberships,
     membership_probabilities,
     memberships_table,
     pointwise_log_likelihood,
@@ -59,6 +62,7 @@ from personagen.infer._weights import (
 )
 
 __all__ = [
+    "ASSIGN_CHUNK",
     "ESS_MIN",
     "MEMBERSHIP_DRAWS",
     "MODES",
@@ -68,6 +72,7 @@ __all__ = [
     "FitData",
     "FitOutputs",
     "FittedModel",
+    "Memberships",
     "Method",
     "Mode",
     "RunResult",
@@ -78,6 +83,7 @@ __all__ = [
     "choose_method",
     "choose_personas",
     "customer_log_likelihood",
+    "customer_memberships",
     "exchangeable_config",
     "fit_customers",
     "fit_log_likelihood",
