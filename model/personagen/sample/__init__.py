@@ -11,13 +11,13 @@ from personagen.sample._identities import PROFILE_COLUMNS, SUPPORTED_LOCALES, dr
 from personagen.sample._job import (
     BASIC_CHUNK,
     BASIC_STEM,
-    DEFAULT_AS_OF,
     ENRICHED_CHUNK,
     ENRICHED_STEM,
-    SampleRequest,
     output_paths,
     sample_to_files,
 )
+from personagen.sample._plan import RunPlan, plan_run, sample_table
+from personagen.sample._request import DEFAULT_AS_OF, SampleRequest
 from personagen.sample._simulate import MIN_BATCH, CustomerChunk, iter_customer_chunks, run_keys
 from personagen.sample._sinks import FileFormat
 from personagen.sample._summary import SampleSummary, persona_counts
@@ -42,6 +42,7 @@ __all__ = [
     "ColumnInfo",
     "CustomerChunk",
     "FileFormat",
+    "RunPlan",
     "SampleRequest",
     "SampleSummary",
     "TableLayout",
@@ -52,7 +53,9 @@ __all__ = [
     "iter_customer_chunks",
     "output_paths",
     "persona_counts",
+    "plan_run",
     "run_keys",
+    "sample_table",
     "sample_to_files",
     "table_layout",
 ]

@@ -11,13 +11,11 @@ complete; ``metadata.json`` is written last.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import platform
 import queue
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -29,22 +27,22 @@ import pyarrow.csv as pacsv
 
 from personagen._compilation_cache import use_compilation_cache
 from personagen._io import atomic_path, check_writable, write_text_atomic
-from personagen.config import PersonagenConfig, build_prior_arrays, build_structure
-from personagen.errors import bad_argument
-from personagen.sample._identities import check_locale
-from personagen.sample._simulate import CustomerChunk, iter_customer_chunks, run_keys
-from personagen.sample._sinks import FileFormat, Sink, close_sinks
-from personagen.sample._summary import SampleSummary, check_persona_counts
+from personagen.config import (
+    PersonagenConfig,
+)
+from personagen.sample._plan import plan_run
+from personagen.sample._request import SampleRequest, check_request
+from personagen.sample._simulate import CustomerChunk
+from personagen.sample._sinks import Sink, close_sinks
+from personagen.sample._summary import SampleSummary
 from personagen.sample._tables import TableLayout, basic_batch, enriched_batch, table_layout
-from personagen.story import FITTED_SITES, Population, draw_population, mean_population
+from personagen.story import FITTED_SITES
 
 __all__ = [
     "BASIC_CHUNK",
     "BASIC_STEM",
-    "DEFAULT_AS_OF",
     "ENRICHED_CHUNK",
     "ENRICHED_STEM",
-    "SampleRequest",
     "output_paths",
     "sample_to_files",
 ]
@@ -56,65 +54,9 @@ ENRICHED_STEM = "customer_sales_data_enriched"
 #: is converted, so its default is smaller (peak memory, docs/benchmarks.md).
 BASIC_CHUNK = 100_000
 ENRICHED_CHUNK = 10_000
-#: The date a sample describes unless told otherwise (signup dates are counted back from it).
-DEFAULT_AS_OF = dt.date(2026, 1, 1)
 #: Population fields recorded in metadata.json when a run samples a given population
 #: (the class profiles are always the YAML's: no fit learns them).
 _RECORDED_SITES = FITTED_SITES
-
-
-@dataclass(frozen=True)
-class SampleRequest:
-    """What to sample and where to write it.
-
-    Attributes
-    ----------
-    out_dir : Path or str
-        Directory of the output files (created if missing).
-    n_customers : int
-        Customers to draw; ignored when ``persona_counts`` is given.
-    seed : int
-        Run seed: customer ``i`` draws from ``fold_in(key(seed), i)``; recorded in metadata.
-    chunk_size : int, optional
-        Customers per compiled batch (does not change the data); by default
-        :data:`BASIC_CHUNK`, or :data:`ENRICHED_CHUNK` with the enriched table.
-    file_format : {"parquet", "csv"}
-        Format of the two tables.
-    locale : str
-        Locale of the fake profiles (``en_US``, ``en_GB``, ``en_IE``).
-    as_of : datetime.date
-        Date the data describe: signup dates are ``as_of`` minus the lifetime.
-    basic_only : bool
-        Write only the basic table (the basic rows are identical either way).
-    draw_population : bool
-        Draw the population (weights, profiles) from its prior instead of using its means.
-    persona_counts : mapping of str to int, optional
-        Exact customers per persona (conditional generation), in this order.
-    population : Population, optional
-        A given population (e.g. a fitted model's posterior means,
-        :meth:`personagen.infer.FittedModel.mean_population`) instead of the prior's.
-    population_source : str
-        Where ``population`` came from, for the metadata.
-    overwrite : bool
-        Replace existing output files (never done otherwise).
-    command : str
-        The command line that made the run, for the metadata.
-    """
-
-    out_dir: Path | str
-    n_customers: int
-    seed: int
-    chunk_size: int | None = None
-    file_format: FileFormat = "parquet"
-    locale: str = "en_US"
-    as_of: dt.date = DEFAULT_AS_OF
-    basic_only: bool = False
-    draw_population: bool = False
-    persona_counts: Mapping[str, int] | None = None
-    population: Population | None = None
-    population_source: str = ""
-    overwrite: bool = False
-    command: str = ""
 
 
 def output_paths(request: SampleRequest) -> dict[str, Path]:
@@ -163,23 +105,6 @@ def _metadata(request: SampleRequest, config: PersonagenConfig, n: int) -> dict[
         "sources": dict(config.sources),
         "config": config.to_dict(),
     }
-
-
-def _check_request(request: SampleRequest, config: PersonagenConfig) -> None:
-    """Raise a :class:`~personagen.errors.ParameterError` for an impossible request."""
-    if request.draw_population and request.population is not None:
-        raise bad_argument("population", "a given population cannot be combined with drawing one")
-    if request.persona_counts is not None:
-        check_persona_counts(request.persona_counts, config.persona_names)
-    elif request.n_customers < 0:
-        raise bad_argument("n_customers", f"expected a count >= 0, got {request.n_customers}")
-    if request.chunk_size is not None and request.chunk_size < 1:
-        raise bad_argument("chunk_size", f"expected a positive integer, got {request.chunk_size}")
-    if request.file_format not in ("csv", "parquet"):
-        raise bad_argument(
-            "file_format", f"expected 'csv' or 'parquet', got {request.file_format!r}"
-        )
-    check_locale(request.locale)
 
 
 def _open_sinks(
@@ -262,26 +187,12 @@ def sample_to_files(
         If an output exists and ``overwrite`` is false, or the request is invalid
         (naming the field: ``persona_counts``, ``locale``, ``chunk_size``, ...).
     """
-    _check_request(request, config)
+    check_request(request, config)
     use_compilation_cache()
     paths = output_paths(request)
     check_writable(list(paths.values()), overwrite=request.overwrite)
-    priors, structure = build_prior_arrays(config), build_structure(config)
+    run = plan_run(config, request)
     names = config.persona_names
-    personas = None
-    n = request.n_customers
-    if request.persona_counts:
-        personas = np.concatenate(
-            [np.full(k, names.index(p), np.int32) for p, k in request.persona_counts.items()]
-        )
-        n = int(personas.shape[0])
-    pop_key, customer_key = run_keys(request.seed)
-    if request.population is not None:
-        pop = request.population
-    elif request.draw_population:
-        pop = draw_population(priors, structure, key=pop_key)
-    else:
-        pop = mean_population(priors, structure)
     layout = table_layout(config.hierarchy)
     segments = list(config.segments.segments)
     meta = {
@@ -303,21 +214,13 @@ def sample_to_files(
             progress(chunk.n)
 
     def chunks() -> Any:
-        return iter_customer_chunks(
-            pop,
-            priors,
-            structure,
-            key=customer_key,
-            n_customers=n,
-            chunk_size=request.chunk_size
-            or (BASIC_CHUNK if request.basic_only else ENRICHED_CHUNK),
-            enriched=not request.basic_only,
-            personas=personas,
-        )
+        chunk_size = request.chunk_size or (BASIC_CHUNK if request.basic_only else ENRICHED_CHUNK)
+        return run.chunks(chunk_size=chunk_size, enriched=not request.basic_only)
 
     _write_chunks(chunks, sinks, write_chunk)
     _write_dictionary(paths["dictionary"], layout, request.basic_only)
-    write_text_atomic(paths["metadata"], json.dumps(_metadata(request, config, n), indent=2) + "\n")
+    metadata = _metadata(request, config, run.n_customers)
+    write_text_atomic(paths["metadata"], json.dumps(metadata, indent=2) + "\n")
     summary.files = [str(p) for p in paths.values()]
     return summary
 
