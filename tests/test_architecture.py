@@ -20,7 +20,8 @@ ALLOWED = {
     "data": {"config"},
     "infer": {"config", "story", "data"},
     "checks": {"config", "story", "sample", "data", "infer"},
-    "cli": {"config", "story", "sample", "data", "infer", "checks"},
+    "serve": {"config", "story", "sample", "data", "infer"},
+    "cli": {"config", "story", "sample", "data", "infer", "checks", "serve"},
 }
 LEAVES = {"errors", "_io", "_compilation_cache"}
 

@@ -28,6 +28,7 @@ __all__ = [
     "cmd_fit",
     "cmd_hierarchy_parse",
     "cmd_sample",
+    "cmd_serve",
     "cmd_validate",
     "summarise_config",
 ]
@@ -250,4 +251,47 @@ def cmd_assign(args: argparse.Namespace) -> int:
     with atomic_path(args.out) as tmp:
         memberships.to_csv(tmp, index=False)
     _out(f"{len(table):,} customers assigned -> {args.out}")
+    return 0
+
+
+def _read_token(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    token = read_text_file(path, "a file holding the bearer token").strip()
+    if not token:
+        from personagen.errors import ConfigError, Problem
+
+        raise ConfigError([Problem(str(path), "", "the token file is empty")])
+    return token
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``personagen serve``."""
+    try:
+        import uvicorn
+
+        from personagen.serve import create_app, make_service
+    except ModuleNotFoundError as exc:
+        from personagen.errors import ConfigError, Problem
+
+        raise ConfigError(
+            [
+                Problem(
+                    "personagen serve",
+                    "",
+                    f"needs the optional extra 'serve' ({exc.name} is missing): "
+                    "pip install 'personagen[serve]'",
+                )
+            ]
+        ) from None
+    from personagen.infer import read_posterior
+
+    token = _read_token(args.token_file)
+    use_compilation_cache()
+    fitted = read_posterior(args.posterior, _load(args))
+    service = make_service(fitted, source=str(args.posterior), max_batch=args.max_batch)
+    app = create_app(service, token=token)
+    where = f"http://{args.host}:{args.port}"
+    log.warning("serving %s on %s (docs at %s/docs)", args.posterior, where, where)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

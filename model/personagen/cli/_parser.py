@@ -15,6 +15,7 @@ from personagen.cli._commands import (
     cmd_fit,
     cmd_hierarchy_parse,
     cmd_sample,
+    cmd_serve,
     cmd_validate,
 )
 
@@ -227,6 +228,25 @@ def _add_assign(sub: Any) -> None:
     a.set_defaults(func=cmd_assign)
 
 
+def _add_serve(sub: Any) -> None:
+    v = sub.add_parser("serve", help="serve memberships and look-alike samples over HTTP")
+    v.add_argument("--posterior", type=Path, required=True, help="posterior.nc from personagen fit")
+    v.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    v.add_argument("--port", type=_positive_int, default=8000, help="port (default 8000)")
+    v.add_argument(
+        "--token-file", type=Path, help="file holding a bearer token every request must send"
+    )
+    v.add_argument(
+        "--max-batch",
+        type=_positive_int,
+        default=10_000,
+        help="most customers one request may assign or sample (default 10,000)",
+    )
+    _add_config_args(v)
+    _add_cache_args(v)
+    v.set_defaults(func=cmd_serve)
+
+
 def _add_hierarchy(sub: Any) -> None:
     h = sub.add_parser("hierarchy", help="product hierarchy tools")
     hsub = h.add_subparsers(dest="hierarchy_command", required=True, metavar="ACTION")
@@ -245,6 +265,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"personagen {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_validate, _add_sample, _add_fit, _add_assign, _add_hierarchy):
+    for add in (_add_validate, _add_sample, _add_fit, _add_assign, _add_serve, _add_hierarchy):
         add(sub)
     return parser

@@ -141,11 +141,18 @@ def customer_memberships(fitted: FittedModel, obs: Observations) -> Memberships:
     use_compilation_cache()
     pops, priors, fixed = _membership_inputs(fitted)
     n = obs.n_customers
-    parts: list[tuple[np.ndarray, ...]] = []
-    for start in range(0, n, ASSIGN_CHUNK):
-        chunk = as_arrays(_padded(obs, start, ASSIGN_CHUNK))
-        out = _chunk_memberships(pops, priors, chunk, profiles_fixed=fixed)
-        parts.append(tuple(np.asarray(x)[: min(ASSIGN_CHUNK, n - start)] for x in out))
+    # every batch is dispatched before any result is read: JAX runs them while Python
+    # pads the next ones
+    pending = [
+        _chunk_memberships(
+            pops, priors, as_arrays(_padded(obs, start, ASSIGN_CHUNK)), profiles_fixed=fixed
+        )
+        for start in range(0, n, ASSIGN_CHUNK)
+    ]
+    parts: list[tuple[np.ndarray, ...]] = [
+        tuple(np.asarray(x)[: min(ASSIGN_CHUNK, n - k * ASSIGN_CHUNK)] for x in out)
+        for k, out in enumerate(pending)
+    ]
     if not parts:
         empty = np.zeros((0, fitted.priors.n_personas), np.float32)
         return Memberships(empty, empty, empty)
