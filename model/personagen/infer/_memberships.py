@@ -99,8 +99,11 @@ def _central_interval(per_draw: Array) -> tuple[Array, Array]:
     pos = INTERVAL[0] * (n_draws - 1)  # the same distance from either end
     below, frac = int(np.floor(pos)), pos - np.floor(pos)
     k = min(below + 2, n_draws)
-    smallest = -jax.lax.top_k(-x, k)[0]  # ascending
-    largest = jax.lax.top_k(x, k)[0]  # descending
+    # the barrier keeps XLA from fusing the slices below into top_k, which turns it into
+    # a full sort on the CPU (9 ms instead of 1 ms for 64 customers x 200 draws)
+    smallest, largest = jax.lax.optimization_barrier(
+        (-jax.lax.top_k(-x, k)[0], jax.lax.top_k(x, k)[0])  # ascending, descending
+    )
     step = min(below + 1, n_draws - 1)
     low = smallest[..., below] + (smallest[..., step] - smallest[..., below]) * frac
     high = largest[..., below] + (largest[..., step] - largest[..., below]) * frac

@@ -67,20 +67,18 @@ def assign_records(service: Service, table: pd.DataFrame) -> list[dict[str, Any]
     m = customer_memberships(fitted, obs)
     names = fitted.persona_names
     ids = table["customer_id"].astype(str).tolist()
-    out = []
-    for i, customer in enumerate(ids):
-        mean, low, high = m.mean[i].tolist(), m.low[i].tolist(), m.high[i].tolist()
-        out.append(
-            {
-                "customer_id": customer,
-                "probabilities": dict(zip(names, mean, strict=True)),
-                "interval_90": {
-                    name: [lo, hi] for name, lo, hi in zip(names, low, high, strict=True)
-                },
-                "most_likely_persona": names[int(np.argmax(m.mean[i]))],
-            }
+    best = [names[k] for k in m.mean.argmax(axis=1).tolist()]
+    return [
+        {
+            "customer_id": customer,
+            "probabilities": dict(zip(names, mean, strict=True)),
+            "interval_90": {n: [a, b] for n, a, b in zip(names, low, high, strict=True)},
+            "most_likely_persona": top,
+        }
+        for customer, mean, low, high, top in zip(
+            ids, m.mean.tolist(), m.low.tolist(), m.high.tolist(), best, strict=True
         )
-    return out
+    ]
 
 
 def sample_rows(
