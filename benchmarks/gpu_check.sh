@@ -24,7 +24,7 @@ echo "== tests on $JAX_PLATFORMS"
 # -p no:benchmark: a pytest-benchmark plugin, where installed, warns under xdist, and the
 # suite turns warnings into errors.
 "$PYTHON" -m pytest -q -n 4 -p no:benchmark tests/sample/test_sample.py tests/story/test_samplers.py \
-    tests/story/test_model.py 2>    tests/test_model.py 2>&11 | tee "$OUT/pytest.txt" | tail -15 || status=1
+    tests/story/test_model.py 2>&1 | tee "$OUT/pytest.txt" | tail -15 || status=1
 
 echo "== sampler alone"
 "$PYTHON" benchmarks/bench_sampler.py --basic-chunks 100000 1000000 \

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,9 @@ def test_a_cache_full_of_garbage_does_not_break_a_run(tmp_path):
         entry.write_bytes(b"not an executable" * 10)
     for entry in entries[1::2]:
         entry.write_bytes(entry.read_bytes()[:100])
+    old = time.time() - 3_600  # entries younger than FRESH_SECONDS wait for the next check
+    for entry in entries:
+        os.utime(entry, (old, old))
     again = run(sample_args(tmp_path / "b"), cache, tmp_path)
     assert again["code"] == 0 and again["hits"] == 0  # every entry compiled again
     assert again["stderr"].count("compilation cache: removed") == 1

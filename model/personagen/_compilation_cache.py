@@ -30,6 +30,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 import warnings
 import zlib
 from importlib.metadata import version
@@ -81,6 +82,9 @@ def _writable(directory: Path) -> str:
     return ""
 
 
+#: Entries younger than this are left for the next check: JAX writes an entry in place
+#: (not under a temporary name), so another process may be writing it right now.
+FRESH_SECONDS = 120.0
 #: The entries already checked (name and size), in each cache directory.
 _CHECKED = ".personagen-checked.json"
 
@@ -110,9 +114,13 @@ def _drop_unreadable_entries(directory: Path) -> int:
     except (OSError, ValueError, TypeError):
         checked = set()
     seen, dropped = set(), 0
+    now = time.time()
     for entry in directory.glob("*-cache"):
         try:
-            stamp = f"{entry.name}:{entry.stat().st_size}"
+            stat = entry.stat()
+            stamp = f"{entry.name}:{stat.st_size}"
+            if now - stat.st_mtime < FRESH_SECONDS:
+                continue  # another process may still be writing it: check it next time
             if stamp not in checked:
                 _decompress(entry.read_bytes())
             seen.add(stamp)
@@ -157,6 +165,20 @@ def disable_compilation_cache() -> None:
         _state["directory"] = None
 
 
+def _max_bytes() -> int:
+    """Return the bound of ``PERSONAGEN_CACHE_MAX_MB`` (a bad value: a warning, the default)."""
+    text = os.environ.get(MAX_MB_ENV, str(DEFAULT_MAX_MB))
+    try:
+        value = int(text)
+        if value < 1:
+            raise ValueError(text)
+    except ValueError:
+        log.warning("%s=%r is not a positive number of megabytes; using %d", MAX_MB_ENV, text,
+                    DEFAULT_MAX_MB)  # fmt: skip
+        value = DEFAULT_MAX_MB
+    return value * 1024 * 1024
+
+
 def use_compilation_cache(base: str | os.PathLike[str] | None = None) -> Path | None:
     """Switch JAX's persistent compilation cache on (once per process) and return its directory.
 
@@ -174,44 +196,52 @@ def use_compilation_cache(base: str | os.PathLike[str] | None = None) -> Path | 
         if _state["done"]:
             return _state["directory"]  # type: ignore[return-value]
         _state["done"] = True
-        import jax
-
-        own = getattr(jax.config, "jax_compilation_cache_dir", None)
-        if own:  # the user's own setting wins
-            _state["directory"] = Path(own)
-            return _state["directory"]  # type: ignore[return-value]
-        directory = cache_directory(base)
-        if directory is None:
-            return None
-        problem = _writable(directory)
-        if problem:
-            log.warning(
-                "compilation cache off: cannot write to %s (%s); set %s to another "
-                "directory, or to 'off'",
-                directory,
-                problem,
-                CACHE_ENV,
-            )
-            return None
         try:
-            dropped = _drop_unreadable_entries(directory)
-        except OSError as exc:
-            log.warning("compilation cache off: cannot check %s (%s)", directory, exc)
+            return _switch_on(base)
+        except Exception as exc:  # the cache is an optimisation: never an error
+            log.warning("compilation cache off: %s: %s", type(exc).__name__, exc)
             return None
-        if dropped:
-            log.warning(
-                "compilation cache: removed %d unreadable entries from %s; they are compiled again",
-                dropped,
-                directory,
-            )
-        max_mb = int(os.environ.get(MAX_MB_ENV, DEFAULT_MAX_MB))
-        jax.config.update("jax_compilation_cache_dir", str(directory))
-        jax.config.update("jax_compilation_cache_max_size", max_mb * 1024 * 1024)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
-        # an entry that goes bad while this process runs is compiled again by JAX, which
-        # warns once per entry; the next start removes it (above) with one warning
-        warnings.filterwarnings(
-            "ignore", message=r"Error (reading|writing) persistent compilation cache entry"
+
+
+def _switch_on(base: str | os.PathLike[str] | None) -> Path | None:
+    """Configure JAX's cache (under ``_lock``); see :func:`use_compilation_cache`."""
+    import jax
+
+    own = getattr(jax.config, "jax_compilation_cache_dir", None)
+    if own:  # the user's own setting wins
+        _state["directory"] = Path(own)
+        return _state["directory"]  # type: ignore[return-value]
+    directory = cache_directory(base)
+    if directory is None:
+        return None
+    problem = _writable(directory)
+    if problem:
+        log.warning(
+            "compilation cache off: cannot write to %s (%s); set %s to another "
+            "directory, or to 'off'",
+            directory,
+            problem,
+            CACHE_ENV,
         )
-        _state["directory"] = directory
-        return directory
+        return None
+    try:
+        dropped = _drop_unreadable_entries(directory)
+    except OSError as exc:
+        log.warning("compilation cache off: cannot check %s (%s)", directory, exc)
+        return None
+    if dropped:
+        log.warning(
+            "compilation cache: removed %d unreadable entries from %s; they are compiled again",
+            dropped,
+            directory,
+        )
+    jax.config.update("jax_compilation_cache_dir", str(directory))
+    jax.config.update("jax_compilation_cache_max_size", _max_bytes())
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
+    # an entry that goes bad while this process runs is compiled again by JAX, which
+    # warns once per entry; the next start removes it (above) with one warning
+    warnings.filterwarnings(
+        "ignore", message=r"Error (reading|writing) persistent compilation cache entry"
+    )
+    _state["directory"] = directory
+    return directory

@@ -120,9 +120,21 @@ def test_range_with_lo_above_hi(shipped):
         ConfigError,
         match=re.escape(
             "personas.teenage_girl.spending_profile.avg_order_value: expected [lo, hi] with "
-            "0 < lo <= hi, got [60, 30] (lo > hi)"
+            "0 < lo < hi (a 90% interval), got [60, 30]"
         ),
     ):
+        load(shipped)
+
+
+def test_a_range_of_zero_width_is_an_error_but_a_single_age_is_not(shipped):
+    edit(shipped["priors"], "basket_size: [", "basket_size: [3, 3] #", count=1)
+    with pytest.raises(ConfigError, match=r"basket_size: expected \[lo, hi\] with 0 < lo < hi"):
+        load(shipped)
+
+
+def test_misspelt_kids_department_is_an_error(shipped):
+    edit(shipped["priors"], "kids_departments: [", "kids_departments: [Kidz, ")
+    with pytest.raises(ConfigError, match=r"population.kids_departments\[0\]: unknown department"):
         load(shipped)
 
 
@@ -131,7 +143,7 @@ def test_range_non_positive(shipped):
     with pytest.raises(
         ConfigError,
         match=re.escape(
-            "segments.high_value_frequent.recency_days: expected [lo, hi] with 0 < lo <= hi, "
+            "segments.high_value_frequent.recency_days: expected [lo, hi] with 0 < lo < hi, "
             "got [0, 30] (non-positive)"
         ),
     ):

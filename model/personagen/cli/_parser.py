@@ -86,6 +86,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a seed in 0 .. 2**32 - 1, got {text}")
+    return value
+
+
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -104,7 +114,9 @@ def _add_sample(sub: Any) -> None:
     s.add_argument("--n", type=_positive_int, help="number of customers")
     s.add_argument("--out", type=Path, required=True, help="output directory")
     s.add_argument("--format", choices=("csv", "parquet"), default="parquet")
-    s.add_argument("--seed", type=int, default=0, help="run seed (default 0); recorded in metadata")
+    s.add_argument(
+        "--seed", type=_seed, default=0, help="run seed (default 0); recorded in metadata"
+    )
     s.add_argument(
         "--chunk-size",
         type=_positive_int,
@@ -206,7 +218,7 @@ def _add_fit(sub: Any) -> None:
         help="add prior and posterior predictive groups (DRAWS simulated data sets each, "
         "as many customers as the data) to posterior.nc",
     )
-    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--seed", type=_seed, default=0, help="seed of the fit (default 0)")
     f.add_argument("--num-warmup", type=_positive_int, default=500)
     f.add_argument("--num-samples", type=_positive_int, default=500)
     f.add_argument("--chains", type=_positive_int, default=2)

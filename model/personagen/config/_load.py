@@ -1,7 +1,7 @@
 """Load and validate personagen's YAML configuration.
 
 ``load_config`` reads the three files (hierarchy, personas, segments), checks
-each one's structure with the pydantic schemas of :mod:`personagen._schema`,
+each one's structure with the pydantic schemas of :mod:`personagen.config._schema`,
 then checks what relates values to each other and to the other files. Every
 problem found is collected and raised as one :class:`~personagen.errors.ConfigError`.
 Nothing is repaired silently: shares must sum to 1 within ``SUM_TOLERANCE``.
@@ -257,16 +257,18 @@ def load_personas(
     else:
         weights = {name: p.weight for name, p in parsed.personas.items()}
         problems += _check_sum(file, "personas", weights, "persona weights")
-    for i, dept in enumerate(parsed.population.exploration_excludes):
-        if dept not in hierarchy.department_index:
-            hint = close_match_hint(dept, hierarchy.departments)
-            problems.append(
-                Problem(
-                    file,
-                    f"population.exploration_excludes[{i}]",
-                    f"unknown department {dept!r}{hint}",
+    population = parsed.population
+    for key, names in (
+        ("exploration_excludes", population.exploration_excludes),
+        ("kids_departments", population.kids_departments),
+        ("adult_apparel_departments", population.adult_apparel_departments),
+    ):
+        for i, dept in enumerate(names):
+            if dept not in hierarchy.department_index:
+                hint = close_match_hint(dept, hierarchy.departments)
+                problems.append(
+                    Problem(file, f"population.{key}[{i}]", f"unknown department {dept!r}{hint}")
                 )
-            )
     for name, spec in parsed.personas.items():
         problems += _check_persona(file, name, spec, hierarchy, segments)
     if problems:

@@ -33,7 +33,7 @@ def _default_sizes() -> dict[SizeLabel, float]:
     return {"XS": 0.08, "S": 0.22, "M": 0.34, "L": 0.24, "XL": 0.12}
 
 
-def _check_range(value: tuple[float, float]) -> tuple[float, float]:
+def _check_age_range(value: tuple[float, float]) -> tuple[float, float]:
     lo, hi = value
     if lo <= 0 or hi <= 0:
         raise ValueError(
@@ -41,6 +41,18 @@ def _check_range(value: tuple[float, float]) -> tuple[float, float]:
         )
     if lo > hi:
         raise ValueError(f"expected [lo, hi] with 0 < lo <= hi, got [{lo:g}, {hi:g}] (lo > hi)")
+    return value
+
+
+def _check_range(value: tuple[float, float]) -> tuple[float, float]:
+    # a 90% interval of width zero would be a lognormal or gamma of zero spread (NaN draws)
+    lo, hi = value
+    if lo <= 0 or hi <= 0:
+        raise ValueError(f"expected [lo, hi] with 0 < lo < hi, got [{lo:g}, {hi:g}] (non-positive)")
+    if lo >= hi:
+        raise ValueError(
+            f"expected [lo, hi] with 0 < lo < hi (a 90% interval), got [{lo:g}, {hi:g}]"
+        )
     return value
 
 
@@ -58,8 +70,10 @@ def _gender_mapping(value: object) -> object:
     return value
 
 
-#: ``[lo, hi]``, read as the central 90% interval of a positive quantity.
+#: ``[lo, hi]``, read as the central 90% interval of a positive quantity (lo < hi).
 Range = Annotated[tuple[float, float], AfterValidator(_check_range)]
+#: ``[lo, hi]`` of ages, drawn uniformly (a single age is allowed).
+AgeRange = Annotated[tuple[float, float], AfterValidator(_check_age_range)]
 #: ``[lo, hi]`` of a rate inside (0, 1), read as a central 90% interval.
 FractionRange = Annotated[tuple[float, float], AfterValidator(_check_fraction_range)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -80,7 +94,7 @@ class HierarchyFile(_Frozen):
 class Demographics(_Frozen):
     """Who the persona is; drives the fake profile of each customer."""
 
-    age_range: Range
+    age_range: AgeRange
     gender: Annotated[dict[Literal["female", "male"], Share], BeforeValidator(_gender_mapping)]
     has_children: bool
     lifestyle: str

@@ -103,8 +103,9 @@ def _numeric_columns(
 
 
 def _consistency(
-    n: np.ndarray, dept: np.ndarray, revenue: np.ndarray, ids: np.ndarray, source: str
+    values: dict[str, np.ndarray], dept: np.ndarray, ids: np.ndarray, source: str
 ) -> list[Problem]:
+    n, revenue, returns = values["total_purchases"], values["total_revenue"], values["return_rate"]
     units = dept.sum(-1)
     whole = np.all(dept == np.round(dept), axis=-1)
     checks = (
@@ -113,6 +114,7 @@ def _consistency(
         (f"{DEPARTMENT_UNITS_PREFIX}*", ~whole, "units must be whole numbers"),
         (f"{DEPARTMENT_UNITS_PREFIX}*", units < n, "units must be at least the number of orders"),
         ("total_revenue", revenue <= 0, "revenue must be positive"),
+        ("return_rate", returns > 1, "a return rate is a share of value, at most 1"),
     )
     return [
         Problem(source, col, f"{fix}: {_rows(bad, ids)}") for col, bad, fix in checks if bad.any()
@@ -159,7 +161,8 @@ def observations_from_table(
         raise DataError(problems)
     dept = np.stack([values[c] for c in unit_columns], -1)
     n = values["total_purchases"]
-    problems = _consistency(n, dept, values["total_revenue"], ids, source)
+    with np.errstate(invalid="ignore"):  # unknown return rates are NaN
+        problems = _consistency(values, dept, ids, source)
     if problems:
         raise DataError(problems)
     return Observations(

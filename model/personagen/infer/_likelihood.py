@@ -15,7 +15,7 @@ segment summed out and the latent rates integrated analytically:
 The laws and their parameters come from the same helpers as the forward model
 (:func:`~personagen.story.gamma_from_lognormal`, :func:`~personagen.story.fenton_wilkinson`),
 so sampling and inference share one definition of the story;
-``tests/infer/test_recovery.py`` fits data the sampler made.
+``tests/infer/test_weights.py`` fits data the sampler made.
 """
 
 from __future__ import annotations
@@ -234,7 +234,7 @@ def fit_log_likelihood(pop: Population, data: FitData) -> Float[Array, "customer
     """Return the same (N, P) matrix as :func:`customer_log_likelihood`, from :class:`FitData`.
 
     Costs O(N P S) cheap operations plus O(U P) lgamma calls per evaluation instead
-    of O(N P D) lgamma calls; ``tests/infer/test_likelihood.py`` checks that both agree.
+    of O(N P D) lgamma calls; ``tests/infer/test_profiles.py`` checks that both agree.
     """
     k = data.order_shape
     log_mean = pop.purchase_rate_loc[:, None] + data.order_log_mean_offset  # (P, S)

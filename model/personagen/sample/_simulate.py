@@ -27,6 +27,7 @@ from numpyro import handlers
 
 from personagen._compilation_cache import use_compilation_cache
 from personagen.config import DAYS_PER_MONTH, SIZE_KIND_KIDS, PriorArrays, Structure
+from personagen.errors import ConfigError, Problem, bad_argument
 from personagen.story import MAX_UNITS, Population, customer_core, customer_details, split_cents
 
 __all__ = [
@@ -194,14 +195,16 @@ def iter_customer_chunks(
 
     Raises
     ------
-    ValueError
-        If ``chunk_size < 1`` or ``n_customers < 0`` (naming the parameter), or a
-        customer draws more units than exact money arithmetic allows.
+    ParameterError
+        If ``chunk_size < 1`` or ``n_customers < 0`` (naming the parameter).
+    ConfigError
+        If a customer draws more units than exact money arithmetic allows (priors whose
+        baskets or lifetimes are far too large).
     """
     if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        raise bad_argument("chunk_size", f"expected a positive integer, got {chunk_size}")
     if n_customers < 0:
-        raise ValueError(f"n_customers must be >= 0, got {n_customers}")
+        raise bad_argument("n_customers", f"expected a count >= 0, got {n_customers}")
     use_compilation_cache()
     size = min(chunk_size, max(n_customers, MIN_BATCH))
     numeric = jax.tree.map(jnp.asarray, priors)
@@ -224,11 +227,12 @@ def iter_customer_chunks(
         )
         core_np = {k: np.asarray(v)[:n_here] for k, v in core.items()}
         if core_np["units"].size and int(core_np["units"].max()) >= MAX_UNITS:
-            raise ValueError(
+            message = (
                 f"a customer drew {int(core_np['units'].max())} units; exact int32 money "
                 f"arithmetic allows at most {MAX_UNITS - 1} (docs/sampling.md): lower the "
                 "basket_size or lifetime ranges of the priors"
             )
+            raise ConfigError([Problem("the personas and segments files", "", message)])
         core_np["customer_index"] = np.arange(
             start + offset, start + offset + n_here, dtype=np.int64
         )

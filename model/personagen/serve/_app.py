@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import pyarrow.parquet as pq
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,7 +59,7 @@ class SampleBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     n_customers: int | None = Field(default=None, ge=1)
     persona_counts: dict[str, int] | None = None
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**32)
     table: Literal["basic", "enriched"] = "basic"
     format: Literal["jsonl", "parquet"] = "jsonl"
     locale: str = "en_US"
@@ -150,6 +151,10 @@ def create_app(
                 )
         if request.url.path.startswith("/v1/") and not ready.is_set():
             return JSONResponse({"detail": ["warming up: compiling; retry shortly"]}, 503)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_body_bytes:  # every route, unread
+            message = f"body of {int(declared):,} bytes is over the limit of {max_body_bytes:,}"
+            return JSONResponse({"detail": [message]}, status_code=413)
         return await call_next(request)
 
     @app.get("/healthz")
@@ -181,10 +186,12 @@ def create_app(
         body = await _read_body(request, max_body_bytes)
         table = customers_frame(body, request.headers.get("content-type", ""))
         _rows(service, len(table), "customers")
-        return JSONResponse({"customers": assign_records(service, table)})
+        # the work runs in a worker thread: the event loop (and /healthz) stays responsive
+        answer = await run_in_threadpool(assign_records, service, table)
+        return JSONResponse({"customers": answer})
 
     @app.post("/v1/sample")
-    async def sample(spec: SampleBody) -> Response:
+    def sample(spec: SampleBody) -> Response:  # plain def: FastAPI runs it in a thread
         """Return look-alike customers: the rows ``personagen sample --posterior`` writes."""
         if spec.persona_counts is None and spec.n_customers is None:
             raise BodyError(422, "n_customers: give a number of customers or persona_counts")

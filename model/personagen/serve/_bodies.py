@@ -28,7 +28,7 @@ class BodyError(ValueError):
 def _records(body: bytes) -> pd.DataFrame:
     try:
         data: Any = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BodyError(400, f"body is not valid JSON: {exc}") from None
     if isinstance(data, dict) and "customers" in data:
         data = data["customers"]

@@ -2,7 +2,7 @@
 
 Each class here keeps the log density of its parent (so inference is exact)
 and replaces only ``sample`` with a loop-free sampler from
-:mod:`personagen._samplers`. Where the sampler approximates the law, the
+:mod:`personagen.story._samplers`. Where the sampler approximates the law, the
 docstring says how, and ``tests/story/test_samplers.py`` measures it.
 """
 
@@ -62,7 +62,7 @@ class FastGamma(dist.Gamma):
 
 
 class FastPoisson(dist.Poisson):
-    """Poisson with the fixed-work sampler of :func:`personagen._samplers.poisson`."""
+    """Poisson with the fixed-work sampler of :func:`personagen.story._count_samplers.poisson`."""
 
     def sample(self, key: Array, sample_shape: tuple[int, ...] = ()) -> Array:
         shape = sample_shape + self.batch_shape
@@ -70,7 +70,7 @@ class FastPoisson(dist.Poisson):
 
 
 class FastMultinomial(dist.MultinomialProbs):
-    """Multinomial with the fixed-work sampler of :func:`personagen._samplers.multinomial`.
+    """Multinomial with the fixed-work sampler of ``story._count_samplers.multinomial``.
 
     numpyro's own sampler draws one categorical per trial padded to a static
     maximum; ``jax.random.multinomial`` chains ``jax.random.binomial`` draws,
@@ -85,7 +85,7 @@ class FastMultinomial(dist.MultinomialProbs):
 
 
 class FastBinomial(dist.BinomialProbs):
-    """Binomial with the fixed-work sampler of :func:`personagen._samplers.binomial`."""
+    """Binomial with the fixed-work sampler of :func:`personagen.story._count_samplers.binomial`."""
 
     def sample(self, key: Array, sample_shape: tuple[int, ...] = ()) -> Array:
         shape = sample_shape + self.batch_shape
