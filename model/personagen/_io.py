@@ -17,6 +17,11 @@ from personagen.errors import ParameterError, Problem
 
 __all__ = ["atomic_path", "check_writable", "write_text_atomic"]
 
+# The process umask, read once at import (reading it means setting it, which would race
+# with the writer threads if done per file).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 def check_writable(paths: list[Path], *, overwrite: bool) -> None:
     """Raise if any output exists and ``overwrite`` is false.
@@ -45,13 +50,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     On an exception the temporary file is removed and ``path`` is untouched.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    except OSError as exc:
+        raise ParameterError(
+            [Problem("", "out", f"cannot write {final} ({exc.strerror or exc})")]
+        ) from None
     os.close(fd)
     tmp = Path(tmp_name)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file normal permissions
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file normal permissions
     try:
         yield tmp
         os.replace(tmp, final)

@@ -328,3 +328,24 @@ def test_library_errors_name_parameters_and_the_cli_prints_flags(capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "x.csv" in err and "Traceback" not in err  # the missing file is reported first
+
+
+def test_fit_refuses_existing_outputs_before_fitting(tmp_path, capsys, customers, monkeypatch):
+    import personagen.infer
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the fit ran although its outputs could not be written")
+
+    monkeypatch.setattr(personagen.infer, "fit_customers", no_fit)
+    (tmp_path / "memberships.csv").write_text("keep me")
+    assert main(["fit", str(customers), "--out", str(tmp_path), "-q"]) == 2
+    assert "--overwrite: " in capsys.readouterr().err
+    assert (tmp_path / "memberships.csv").read_text() == "keep me"
+
+
+def test_an_output_directory_that_is_a_file_is_exit_2(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["sample", "--n", "5", "--out", str(blocker / "sub"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "--out: cannot write" in err and "Traceback" not in err

@@ -182,9 +182,10 @@ def fit_prior_predictive(
 def posterior_predictive(
     fitted: FittedModel, *, n_draws: int, n_customers: int, seed: int
 ) -> pd.DataFrame:
-    """Simulate ``n_customers`` under each of ``n_draws`` evenly spaced posterior draws.
+    """Simulate ``n_customers`` under each of at most ``n_draws`` evenly spaced posterior draws.
 
-    Sites the fit did not learn stay at their prior means.
+    The draws are every k-th with ``k = ceil(draws / n_draws)`` (so 1,000 draws and
+    ``n_draws=300`` give 250); sites the fit did not learn stay at their prior means.
 
     Returns
     -------

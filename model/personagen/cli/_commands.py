@@ -198,6 +198,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     )
 
     check_fit_arguments(args.mode, args.n_personas, args.method)
+    outputs = [args.out / name for name in ("posterior.nc", "summary.csv", "memberships.csv")]
+    check_writable(outputs, overwrite=args.overwrite)  # before the fit, not after it
     use_compilation_cache()
     if args.mode == "learn" and args.priors is None:
         args.priors = default_paths()["priors"].with_name("learn.yml")

@@ -33,6 +33,7 @@ FLAGS = {
     "file_format": "--format",
     "overwrite": "--overwrite",
     "population": "--posterior",
+    "out": "--out",
 }
 
 

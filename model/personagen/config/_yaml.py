@@ -16,7 +16,15 @@ import yaml
 from personagen.errors import ConfigError, Problem
 
 
-def _duplicate_keys(node: yaml.Node, path: str, file: str) -> list[Problem]:
+def _duplicate_keys(
+    node: yaml.Node, path: str, file: str, visited: set[int] | None = None
+) -> list[Problem]:
+    # an alias points at a node already composed: visit each node once (a self-referencing
+    # anchor would recurse for ever, a "billion laughs" file for exponential time)
+    visited = set() if visited is None else visited
+    if id(node) in visited:
+        return []
+    visited.add(id(node))
     problems: list[Problem] = []
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
@@ -35,10 +43,10 @@ def _duplicate_keys(node: yaml.Node, path: str, file: str) -> list[Problem]:
                 )
             else:
                 seen[key] = line
-            problems.extend(_duplicate_keys(value_node, child, file))
+            problems.extend(_duplicate_keys(value_node, child, file, visited))
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            problems.extend(_duplicate_keys(item, f"{path}[{i}]", file))
+            problems.extend(_duplicate_keys(item, f"{path}[{i}]", file, visited))
     return problems
 
 

@@ -110,7 +110,7 @@ def _central_interval(per_draw: Array) -> tuple[Array, Array]:
     return low, high
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=2)  # the fits last used: a notebook comparing K fits keeps few
 def _membership_inputs(fitted: FittedModel) -> tuple[Population, PriorArrays, bool]:
     """Return the thinned population draws and device priors of a fit (once per fit)."""
     pops = as_arrays(fitted.population_draws(MEMBERSHIP_DRAWS))
