@@ -141,10 +141,9 @@ def warm_up(service: Service) -> None:
     """
     hierarchy = service.fitted.config.hierarchy
     first = {service.fitted.persona_names[0]: 1}  # exact persona counts: another trace
-    for table in ("basic", "enriched"):
-        sample_rows(service, n_customers=1, persona_counts=None, seed=0, table=table)
+    for table in ("enriched", "basic"):
         sample_rows(service, n_customers=None, persona_counts=first, seed=0, table=table)
-    basic = sample_rows(service, n_customers=1, persona_counts=None, seed=0, table="basic")
+        basic = sample_rows(service, n_customers=1, persona_counts=None, seed=0, table=table)
     customer_memberships(
         service.fitted, observations_from_table(basic.to_pandas(), hierarchy, source="warm-up")
     )
