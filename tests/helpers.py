@@ -8,8 +8,8 @@ import numpy as np
 
 from personagen.checks import observations_from_chunks
 from personagen.config import PersonagenConfig, PriorArrays, Structure
-from personagen.data import Observations
-from personagen.infer import Diagnostics, FittedModel, fitted_model
+from personagen.data import Observations, observations_from_table, read_customer_table
+from personagen.infer import Diagnostics, FittedModel, fitted_model, to_inference_data
 from personagen.sample import iter_customer_chunks, run_keys
 from personagen.story import Population
 
@@ -70,3 +70,17 @@ def fake_fit(
         diagnostics=Diagnostics(sample_stats=stats),
         key_data=(0, seed),
     )
+
+
+def dominant_weights(n_personas: int = 10, first: float = 0.5) -> np.ndarray:
+    """Persona weights with the first persona at ``first`` and the rest equal."""
+    weights = np.full(n_personas, (1.0 - first) / (n_personas - 1))
+    weights[0] = first
+    return weights
+
+
+def write_posterior(fitted: FittedModel, customers: Path, path: Path) -> Observations:
+    """Write ``fitted`` as a posterior.nc with the customers of a table as its observed data."""
+    obs = observations_from_table(read_customer_table(customers), fitted.config.hierarchy)
+    to_inference_data(fitted, obs).to_netcdf(str(path))
+    return obs

@@ -125,7 +125,12 @@ def test_a_cache_path_that_is_a_file_is_one_warning_not_an_error(tmp_path):
 def test_the_no_cache_flag_and_jaxs_own_setting_win(tmp_path):
     result = run([*sample_args(tmp_path / "a"), "--no-cache"], tmp_path / "cache", tmp_path)
     assert result["hits"] == result["misses"] == 0 and not (tmp_path / "cache").exists()
-    from personagen._compilation_cache import cache_directory
+    from personagen._compilation_cache import cache_directory, use_compilation_cache
 
     assert cache_directory("off") is None
     assert cache_directory(tmp_path).parent == tmp_path
+    # this test process has JAX's own JAX_COMPILATION_CACHE_DIR (conftest): it is kept
+    assert use_compilation_cache(tmp_path / "ignored") == Path(
+        os.environ["JAX_COMPILATION_CACHE_DIR"]
+    )
+    assert not (tmp_path / "ignored").exists()

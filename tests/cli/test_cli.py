@@ -12,7 +12,16 @@ import pytest
 from personagen.cli import main
 from personagen.config import format_hierarchy_text, load_hierarchy
 
-from tests.helpers import DATA, LEGACY_HIERARCHY, LEGACY_PRIORS, ROOT, edit, fake_fit
+from tests.helpers import (
+    DATA,
+    LEGACY_HIERARCHY,
+    LEGACY_PRIORS,
+    ROOT,
+    dominant_weights,
+    edit,
+    fake_fit,
+    write_posterior,
+)
 
 
 def test_validate_shipped_files(capsys):
@@ -172,19 +181,11 @@ def customers(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fake_posterior(tmp_path_factory, customers):
     """A posterior.nc of a fake weights-mode fit (no NUTS run), and the fit itself."""
-    import numpy as np
-
     from personagen import load_config
-    from personagen.data import observations_from_table, read_customer_table
-    from personagen.infer import to_inference_data
 
-    config = load_config()
-    weights = np.full(10, 0.5 / 9)
-    weights[0] = 0.5  # teenage_girl dominates the fake population
-    fitted = fake_fit(config, weights)
-    obs = observations_from_table(read_customer_table(customers), config.hierarchy)
+    fitted = fake_fit(load_config(), dominant_weights())  # teenage_girl dominates, 0.5
     path = tmp_path_factory.mktemp("posterior") / "posterior.nc"
-    to_inference_data(fitted, obs).to_netcdf(str(path))
+    obs = write_posterior(fitted, customers, path)
     return path, fitted, obs
 
 
@@ -274,8 +275,7 @@ def test_sample_from_a_posterior(tmp_path, capsys, fake_posterior):
 def test_learn_mode_needs_k_and_round_trips_a_posterior(tmp_path, capsys, customers):
     """fit --mode learn without K is refused; sample and assign read a learn posterior."""
     from personagen import load_config
-    from personagen.data import observations_from_table, read_customer_table
-    from personagen.infer import exchangeable_config, fitted_model, to_inference_data
+    from personagen.infer import exchangeable_config, fitted_model
 
     legacy = ["--hierarchy", str(LEGACY_HIERARCHY)]
     template_args = [*legacy, "--priors", str(DATA / "learn_template.yml")]
@@ -292,9 +292,8 @@ def test_learn_mode_needs_k_and_round_trips_a_posterior(tmp_path, capsys, custom
     sample = ["sample", "--n", "300", "--out", str(legacy_data), "--basic-only", "--quiet"]
     assert main([*sample, *legacy, "--priors", str(LEGACY_PRIORS)]) == 0
     customers = legacy_data / "customer_sales_data_basic.parquet"
-    obs = observations_from_table(read_customer_table(customers), expanded.hierarchy)
     posterior = tmp_path / "posterior.nc"
-    to_inference_data(learn, obs).to_netcdf(str(posterior))
+    write_posterior(learn, customers, posterior)
     look = ["sample", "--n", "200", "--out", str(tmp_path / "look"), "--posterior", str(posterior)]
     assert main([*look, "--quiet", "--basic-only", *template_args]) == 0
     assert "persona_2" in capsys.readouterr().out

@@ -19,7 +19,7 @@ import pytest
 from personagen import load_config
 from personagen.cli import main
 
-from tests.helpers import ROOT, fake_fit
+from tests.helpers import ROOT, dominant_weights, fake_fit, write_posterior
 
 TOKEN = "s3cret-token"
 #: The server compiles its functions at start-up; a cold compilation cache takes ~30 s.
@@ -36,17 +36,10 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """Customers sampled by the CLI, and the posterior.nc of a fake fit to them."""
-    from personagen.data import observations_from_table, read_customer_table
-    from personagen.infer import to_inference_data
-
     root = tmp_path_factory.mktemp("serve")
     assert main(["sample", "--n", "300", "--out", str(root / "data"), "--basic-only", "-q"]) == 0
     customers = root / "data" / "customer_sales_data_basic.parquet"
-    config = load_config()
-    weights = np.full(10, 0.5 / 9)
-    weights[0] = 0.5
-    obs = observations_from_table(read_customer_table(customers), config.hierarchy)
-    to_inference_data(fake_fit(config, weights), obs).to_netcdf(str(root / "posterior.nc"))
+    write_posterior(fake_fit(load_config(), dominant_weights()), customers, root / "posterior.nc")
     (root / "token").write_text(TOKEN + "\n")
     return root, customers
 

@@ -11,7 +11,6 @@ import logging
 import sys
 from pathlib import Path
 
-from personagen._compilation_cache import use_compilation_cache
 from personagen._io import atomic_path, check_writable, write_text_atomic
 from personagen.config import (
     PersonagenConfig,
@@ -22,6 +21,7 @@ from personagen.config import (
     parse_hierarchy_text,
     read_text_file,
 )
+from personagen.errors import ConfigError, Problem, bad_argument
 
 __all__ = [
     "cmd_assign",
@@ -90,11 +90,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     """``personagen sample``."""
     from tqdm import tqdm
 
-    from personagen.errors import bad_argument
     from personagen.sample import DEFAULT_AS_OF, SampleRequest, persona_counts, sample_to_files
 
     config = _load(args)
-    use_compilation_cache()  # before anything compiles: JAX reads the setting once
     population, source = None, ""
     if args.posterior is not None:
         from personagen.infer import read_posterior
@@ -200,7 +198,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
     check_fit_arguments(args.mode, args.n_personas, args.method)
     outputs = [args.out / name for name in ("posterior.nc", "summary.csv", "memberships.csv")]
     check_writable(outputs, overwrite=args.overwrite)  # before the fit, not after it
-    use_compilation_cache()
     if args.mode == "learn" and args.priors is None:
         args.priors = default_paths()["priors"].with_name("learn.yml")
     config = _load(args)
@@ -244,7 +241,6 @@ def cmd_assign(args: argparse.Namespace) -> int:
     from personagen.data import observations_from_table, read_customer_table
     from personagen.infer import assign_personas, read_posterior
 
-    use_compilation_cache()
     fitted = read_posterior(args.posterior, _load(args))
     table = read_customer_table(args.data)
     obs = observations_from_table(table, fitted.config.hierarchy, source=str(args.data))
@@ -261,8 +257,6 @@ def _read_token(path: Path | None) -> str | None:
         return None
     token = read_text_file(path, "a file holding the bearer token").strip()
     if not token:
-        from personagen.errors import ConfigError, Problem
-
         raise ConfigError([Problem(str(path), "", "the token file is empty")])
     return token
 
@@ -274,8 +268,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         from personagen.serve import create_app, make_service
     except ModuleNotFoundError as exc:
-        from personagen.errors import ConfigError, Problem
-
         raise ConfigError(
             [
                 Problem(
@@ -289,7 +281,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from personagen.infer import read_posterior
 
     token = _read_token(args.token_file)
-    use_compilation_cache()
     fitted = read_posterior(args.posterior, _load(args))
     service = make_service(fitted, source=str(args.posterior), max_batch=args.max_batch)
     app = create_app(service, token=token)

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
@@ -27,7 +26,7 @@ from personagen.config import (
     build_structure,
 )
 from personagen.infer._runners import Diagnostics
-from personagen.story import Population, mean_population
+from personagen.story import Population, as_arrays, mean_population
 
 __all__ = ["MODES", "FittedModel", "Mode", "fit_priors", "fitted_model", "thin_draws"]
 
@@ -141,7 +140,7 @@ class FittedModel:
     def mean_population(self) -> Population:
         """Return the population at the posterior means, for look-alike sampling."""
         means = {k: jnp.asarray(v, jnp.float32) for k, v in self.posterior_means().items()}
-        return jax.tree.map(jnp.asarray, self.prior_mean_population()._replace(**means))
+        return as_arrays(self.prior_mean_population()._replace(**means))
 
 
 def fitted_model(

@@ -25,7 +25,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from personagen._compilation_cache import use_compilation_cache
 from personagen._io import atomic_path, check_writable, write_text_atomic
 from personagen.config import (
     PersonagenConfig,
@@ -188,7 +187,6 @@ def sample_to_files(
         (naming the field: ``persona_counts``, ``locale``, ``chunk_size``, ...).
     """
     check_request(request, config)
-    use_compilation_cache()
     paths = output_paths(request)
     check_writable(list(paths.values()), overwrite=request.overwrite)
     run = plan_run(config, request)

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from personagen._compilation_cache import use_compilation_cache
 from personagen.config import (
     PersonagenConfig,
     PriorArrays,
@@ -101,7 +100,6 @@ def sample_table(config: PersonagenConfig, request: SampleRequest) -> pa.Table:
         If the request is invalid (naming the field).
     """
     check_request(request, config)
-    use_compilation_cache()
     run = plan_run(config, request)
     layout = table_layout(config.hierarchy)
     segments = list(config.segments.segments)

@@ -28,7 +28,14 @@ from numpyro import handlers
 from personagen._compilation_cache import use_compilation_cache
 from personagen.config import DAYS_PER_MONTH, SIZE_KIND_KIDS, PriorArrays, Structure
 from personagen.errors import ConfigError, Problem, bad_argument
-from personagen.story import MAX_UNITS, Population, customer_core, customer_details, split_cents
+from personagen.story import (
+    MAX_UNITS,
+    Population,
+    as_arrays,
+    customer_core,
+    customer_details,
+    split_cents,
+)
 
 __all__ = [
     "MIN_BATCH",
@@ -207,7 +214,7 @@ def iter_customer_chunks(
         raise bad_argument("n_customers", f"expected a count >= 0, got {n_customers}")
     use_compilation_cache()
     size = min(chunk_size, max(n_customers, MIN_BATCH))
-    numeric = jax.tree.map(jnp.asarray, priors)
+    numeric = as_arrays(priors)
     for offset in range(0, n_customers, size):
         n_here = min(size, n_customers - offset)
         fixed = None

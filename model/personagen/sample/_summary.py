@@ -95,6 +95,20 @@ class SampleSummary:
         return "\n".join(lines)
 
 
+def _count_problems(counts: Mapping[str, int], persona_names: Sequence[str]) -> list[Problem]:
+    """Problems of exact persona counts: unknown personas (with a close match), bad counts."""
+    problems = []
+    for name, count in counts.items():
+        if name not in persona_names:
+            message = f"{name!r}: unknown persona{close_match_hint(name, persona_names)}"
+        elif not isinstance(count, int | np.integer) or count <= 0:
+            message = f"{name!r}: expected a positive count, got {count!r}"
+        else:
+            continue
+        problems.append(Problem("", "persona_counts", message))
+    return problems
+
+
 def persona_counts(spec: str, persona_names: Sequence[str]) -> dict[str, int]:
     """Parse ``name=count,name=count`` into exact persona counts.
 
@@ -110,15 +124,16 @@ def persona_counts(spec: str, persona_names: Sequence[str]) -> dict[str, int]:
         name, sep, count = item.partition("=")
         name = name.strip()
         if not sep or not count.strip().isdigit() or int(count) <= 0:
-            message = f"{item!r}: expected name=COUNT with a positive integer"
-        elif name not in persona_names:
-            message = f"{name!r}: unknown persona{close_match_hint(name, persona_names)}"
+            problems.append(
+                Problem(
+                    "", "persona_counts", f"{item!r}: expected name=COUNT with a positive integer"
+                )
+            )
         elif name in counts:
-            message = f"{name!r}: persona given twice"
+            problems.append(Problem("", "persona_counts", f"{name!r}: persona given twice"))
         else:
             counts[name] = int(count)
-            continue
-        problems.append(Problem("", "persona_counts", message))
+    problems += _count_problems(counts, persona_names)
     if not counts and not problems:
         problems.append(Problem("", "persona_counts", "expected at least one name=COUNT"))
     if problems:
@@ -128,15 +143,7 @@ def persona_counts(spec: str, persona_names: Sequence[str]) -> dict[str, int]:
 
 def check_persona_counts(counts: Mapping[str, int], persona_names: Sequence[str]) -> None:
     """Raise a :class:`ParameterError` about ``persona_counts`` unless every entry is valid."""
-    problems = []
-    for name, count in counts.items():
-        if name not in persona_names:
-            hint = close_match_hint(name, persona_names)
-            problems.append(Problem("", "persona_counts", f"{name!r}: unknown persona{hint}"))
-        elif not isinstance(count, int | np.integer) or count <= 0:
-            problems.append(
-                Problem("", "persona_counts", f"{name!r}: expected a positive count, got {count!r}")
-            )
+    problems = _count_problems(counts, persona_names)
     if not counts:
         problems.append(Problem("", "persona_counts", "expected at least one persona"))
     if problems:

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from personagen.errors import ConfigError, DataError, ParameterError
+from personagen.sample import DEFAULT_AS_OF
 from personagen.serve._bodies import BodyError, customers_frame
 from personagen.serve._engine import Service, assign_records, model_info, sample_rows, warm_up
 
@@ -63,18 +64,18 @@ class SampleBody(BaseModel):
     table: Literal["basic", "enriched"] = "basic"
     format: Literal["jsonl", "parquet"] = "jsonl"
     locale: str = "en_US"
-    as_of: dt.date = dt.date(2026, 1, 1)
+    as_of: dt.date = DEFAULT_AS_OF
 
 
 def _problems(exc: ConfigError | DataError | ParameterError) -> list[str]:
-    return [f"{p.path}: {p.message}" if p.path else p.message for p in exc.problems]
+    return [str(p) for p in exc.problems]
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
-    """Read at most ``limit`` bytes of the body, refusing a larger one before reading it."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyError(413, f"body of {int(declared):,} bytes is over the limit of {limit:,}")
+    """Read at most ``limit`` bytes of a streamed body.
+
+    A declared ``Content-Length`` over the limit is refused unread by the ``guard`` middleware.
+    """
     body = bytearray()
     async for part in request.stream():
         body += part

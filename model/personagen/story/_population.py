@@ -219,10 +219,10 @@ def mean_population(priors: PriorArrays, structure: Structure) -> Population:
     use_compilation_cache()
     fixed = handlers.substitute(population_model, data=population_means(priors))
     # every sample site is substituted: no randomness is drawn, so no key is needed
-    return jax.tree.map(jnp.asarray, fixed(priors, structure))
+    return as_arrays(fixed(priors, structure))
 
 
 def draw_population(priors: PriorArrays, structure: Structure, *, key: Array) -> Population:
     """Draw the population parameters from their (sampling) prior."""
     use_compilation_cache()
-    return jax.tree.map(jnp.asarray, handlers.seed(population_model, key)(priors, structure))
+    return as_arrays(handlers.seed(population_model, key)(priors, structure))
