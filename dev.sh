@@ -21,6 +21,22 @@ setup() {
     fi
 }
 
+ensure_chromium() {
+    # The report's browser test opens pages in Debian's headless Chromium.
+    if command -v chromium >/dev/null 2>&1; then
+        return
+    fi
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo="sudo -n"
+    if command -v apt-get >/dev/null 2>&1; then
+        echo "installing Debian's chromium for the report's browser test ..." >&2
+        $sudo apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+    else
+        echo "note: no chromium and no apt-get: the report's browser test will be skipped" >&2
+    fi
+}
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -30,6 +46,7 @@ case "$cmd" in
         ;;
     test)
         setup
+        ensure_chromium
         .venv/bin/ruff check .
         .venv/bin/ruff format --check .
         .venv/bin/mypy

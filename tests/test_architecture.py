@@ -21,7 +21,8 @@ ALLOWED = {
     "infer": {"config", "story", "data"},
     "checks": {"config", "story", "sample", "data", "infer"},
     "serve": {"config", "story", "sample", "data", "infer"},
-    "cli": {"config", "story", "sample", "data", "infer", "checks", "serve"},
+    "report": {"config", "sample", "infer", "checks"},
+    "cli": {"config", "story", "sample", "data", "infer", "checks", "serve", "report"},
 }
 LEAVES = {"errors", "_io", "_compilation_cache"}
 
@@ -69,7 +70,11 @@ def loaded_after(statement: str) -> set[str]:
         ("import personagen.config", {"jax", "numpyro", "arviz", "pandas"}),
         ("import personagen.data", {"jax", "numpyro", "arviz"}),
         ("import personagen.story", {"pandas", "arviz", "personagen.sample"}),
-        ("import personagen.sample", {"arviz", "personagen.infer", "personagen.data"}),
+        (
+            "import personagen.sample",
+            {"arviz", "personagen.infer", "personagen.data", "matplotlib"},
+        ),
+        ("import personagen.report", {"arviz", "personagen.infer"}),
         ("import personagen.infer", {"personagen.sample", "personagen.checks"}),
         ("from personagen.cli import main", {"jax", "numpyro", "arviz", "pandas"}),
     ],

@@ -128,6 +128,7 @@ def test_sample_command_writes_files_and_summary(tmp_path, capsys):
         "customer_sales_data_enriched.csv",
         "data_dictionary.csv",
         "metadata.json",
+        "summary.json",
     ]
     text = (out / "customer_sales_data_enriched.csv").read_text()
     assert "Ireland" in text
@@ -196,7 +197,7 @@ def test_fit_writes_the_posterior_files(tmp_path, capsys, customers):
     fit_dir = tmp_path / "fit"
     # short chains: this tests the command's files, not the posterior (tests/infer does)
     args = ["fit", str(customers), "--out", str(fit_dir), "--quiet", "--seed", "3"]
-    short = ["--num-warmup", "50", "--num-samples", "50", "--predictive", "2"]
+    short = ["--num-warmup", "50", "--num-samples", "50", "--predictive", "2", "--report"]
     assert main([*args, *short]) == 0
     out = capsys.readouterr().out
     assert "400 customers, mode weights, method nuts" in out
@@ -218,6 +219,9 @@ def test_fit_writes_the_posterior_files(tmp_path, capsys, customers):
     # the printed weights are the posterior means
     girl = next(line for line in out.splitlines() if line.strip().startswith("teenage_girl"))
     assert float(girl.split()[1]) == pytest.approx(means[0], abs=5e-4)
+    # --report: the page of this fit, with its predictive checks
+    assert f"report: {fit_dir / 'report.html'}" in out
+    assert 'data-chart="ppc-purchases"' in (fit_dir / "report.html").read_text()
 
 
 def test_assign_equals_the_fits_memberships(tmp_path, fake_posterior, customers):

@@ -12,7 +12,6 @@ from personagen.checks._predictive import (
     department_share_report,
     fit_prior_predictive,
     observations_from_chunks,
-    persona_colours,
     posterior_predictive,
     predictive_group,
     prior_predictive,
@@ -20,6 +19,7 @@ from personagen.checks._predictive import (
     sample_customers,
 )
 from personagen.checks._segmentation import NON_FEATURES, basic_features, cluster_scores
+from personagen.config import persona_colours  # re-exported: the notebooks' colours
 
 __all__ = [
     "AS_OF",

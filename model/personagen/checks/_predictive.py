@@ -50,7 +50,6 @@ __all__ = [
     "department_share_report",
     "fit_prior_predictive",
     "observations_from_chunks",
-    "persona_colours",
     "posterior_predictive",
     "predictive_group",
     "prior_predictive",
@@ -214,23 +213,6 @@ def predictive_group(table: pd.DataFrame, config: PersonagenConfig) -> dict[str,
         name: np.stack([np.asarray(getattr(o, name)) for o in per_draw])[None]
         for name in per_draw[0]._fields
     }
-
-
-def persona_colours(config: PersonagenConfig) -> dict[str, str]:
-    """One fixed colour per persona (matplotlib's tab10 in file order), for every plot."""
-    palette = [
-        "#1f77b4",
-        "#ff7f0e",
-        "#2ca02c",
-        "#d62728",
-        "#9467bd",
-        "#8c564b",
-        "#e377c2",
-        "#7f7f7f",
-        "#bcbd22",
-        "#17becf",
-    ]
-    return {name: palette[i % len(palette)] for i, name in enumerate(config.persona_names)}
 
 
 def range_report(table: pd.DataFrame, config: PersonagenConfig) -> pd.DataFrame:

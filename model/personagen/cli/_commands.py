@@ -24,9 +24,11 @@ from personagen.config import (
 from personagen.errors import ConfigError, Problem, bad_argument
 
 __all__ = [
+    "REPORT_PREDICTIVE_DRAWS",
     "cmd_assign",
     "cmd_fit",
     "cmd_hierarchy_parse",
+    "cmd_report",
     "cmd_sample",
     "cmd_serve",
     "cmd_validate",
@@ -34,6 +36,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("personagen")
+
+#: Posterior predictive data sets ``fit --report`` simulates when --predictive is not given.
+REPORT_PREDICTIVE_DRAWS = 20
 
 
 def _out(text: str = "") -> None:
@@ -92,6 +97,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     from personagen.sample import DEFAULT_AS_OF, SampleRequest, persona_counts, sample_to_files
 
+    if args.report:  # before sampling, not after it
+        from personagen.report import REPORT_FILE
+
+        check_writable([args.out / REPORT_FILE], overwrite=args.overwrite)
     config = _load(args)
     population, source = None, ""
     if args.posterior is not None:
@@ -131,6 +140,21 @@ def cmd_sample(args: argparse.Namespace) -> int:
     with bar:
         summary = sample_to_files(config, request, progress=progress)
     _out(summary.render())
+    if args.report:
+        _write_report(args.out, overwrite=args.overwrite)
+    return 0
+
+
+def _write_report(directory: Path, *, overwrite: bool, lookalike: Path | None = None) -> None:
+    from personagen.report import write_report
+
+    path = write_report(directory, lookalike=lookalike, overwrite=overwrite)
+    _out(f"report: {path}")
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``personagen report``."""
+    _write_report(args.directory, overwrite=args.overwrite, lookalike=args.lookalike)
     return 0
 
 
@@ -196,7 +220,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     )
 
     check_fit_arguments(args.mode, args.n_personas, args.method)
-    outputs = [args.out / name for name in ("posterior.nc", "summary.csv", "memberships.csv")]
+    names = ["posterior.nc", "summary.csv", "memberships.csv"]
+    if args.report:
+        from personagen.report import REPORT_FILE
+
+        names.append(REPORT_FILE)
+        args.predictive = args.predictive or REPORT_PREDICTIVE_DRAWS
+    outputs = [args.out / name for name in names]
     check_writable(outputs, overwrite=args.overwrite)  # before the fit, not after it
     if args.mode == "learn" and args.priors is None:
         args.priors = default_paths()["priors"].with_name("learn.yml")
@@ -233,6 +263,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     for warning in check_diagnostics(fitted):
         log.warning(warning)
     _print_fit(fitted, len(table), paths)
+    if args.report:
+        _write_report(args.out, overwrite=args.overwrite)
     return 0
 
 

@@ -11,9 +11,11 @@ from typing import Any
 
 from personagen import __version__
 from personagen.cli._commands import (
+    REPORT_PREDICTIVE_DRAWS,
     cmd_assign,
     cmd_fit,
     cmd_hierarchy_parse,
+    cmd_report,
     cmd_sample,
     cmd_serve,
     cmd_validate,
@@ -34,6 +36,7 @@ FLAGS = {
     "overwrite": "--overwrite",
     "population": "--posterior",
     "out": "--out",
+    "lookalike": "--lookalike",
 }
 
 
@@ -148,6 +151,9 @@ def _add_sample(sub: Any) -> None:
         help="posterior.nc from personagen fit: sample look-alike customers with its posterior "
         "mean persona weights",
     )
+    s.add_argument(
+        "--report", action="store_true", help="also write OUT/report.html (personagen report)"
+    )
     s.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_cache_args(s)
@@ -219,6 +225,12 @@ def _add_fit(sub: Any) -> None:
         help="add prior and posterior predictive groups (DRAWS simulated data sets each, "
         "as many customers as the data) to posterior.nc",
     )
+    f.add_argument(
+        "--report",
+        action="store_true",
+        help="also write OUT/report.html (personagen report); its predictive checks use "
+        f"--predictive DRAWS, {REPORT_PREDICTIVE_DRAWS} if not given",
+    )
     f.add_argument("--seed", type=_seed, default=0, help="seed of the fit (default 0)")
     f.add_argument("--num-warmup", type=_positive_int, default=500)
     f.add_argument("--num-samples", type=_positive_int, default=500)
@@ -260,6 +272,19 @@ def _add_serve(sub: Any) -> None:
     v.set_defaults(func=cmd_serve)
 
 
+def _add_report(sub: Any) -> None:
+    r = sub.add_parser("report", help="write DIR/report.html for a sample or fit output")
+    r.add_argument("directory", type=Path, metavar="DIR", help="output of personagen sample or fit")
+    r.add_argument(
+        "--lookalike",
+        type=Path,
+        metavar="SAMPLE_DIR",
+        help="for a fit: a look-alike sample (sample --posterior) to score against the real data",
+    )
+    r.add_argument("--overwrite", action="store_true", help="replace DIR/report.html")
+    r.set_defaults(func=cmd_report)
+
+
 def _add_hierarchy(sub: Any) -> None:
     h = sub.add_parser("hierarchy", help="product hierarchy tools")
     hsub = h.add_subparsers(dest="hierarchy_command", required=True, metavar="ACTION")
@@ -278,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"personagen {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_validate, _add_sample, _add_fit, _add_assign, _add_serve, _add_hierarchy):
+    commands = (_add_validate, _add_sample, _add_fit, _add_assign, _add_serve, _add_report)
+    for add in (*commands, _add_hierarchy):
         add(sub)
     return parser

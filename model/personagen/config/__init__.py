@@ -31,12 +31,14 @@ from personagen.config._hierarchy import (
 from personagen.config._load import (
     SUM_TOLERANCE,
     PersonagenConfig,
+    config_from_dict,
     default_paths,
     load_config,
     load_hierarchy,
     load_personas,
     load_segments,
 )
+from personagen.config._palette import persona_colours
 from personagen.config._priors import (
     GENDER_LABELS,
     SIZE_KIND_ADULT,
@@ -86,6 +88,7 @@ __all__ = [
     "build_hierarchy",
     "build_prior_arrays",
     "build_structure",
+    "config_from_dict",
     "default_paths",
     "department_units_columns",
     "department_value_columns",
@@ -97,6 +100,7 @@ __all__ = [
     "load_personas",
     "load_segments",
     "parse_hierarchy_text",
+    "persona_colours",
     "read_text_file",
     "read_yaml_mapping",
     "slugify",

@@ -26,6 +26,7 @@ from personagen.errors import ConfigError, Problem, close_match_hint
 __all__ = [
     "SUM_TOLERANCE",
     "PersonagenConfig",
+    "config_from_dict",
     "default_paths",
     "load_config",
     "load_hierarchy",
@@ -110,12 +111,15 @@ def _pydantic_problems(file: str, model: type[BaseModel], exc: ValidationError) 
     return problems
 
 
-def _parse(path: str | Path, model: type[M]) -> M:
-    data = read_yaml_mapping(path)
+def _validate(data: Any, model: type[M], file: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_pydantic_problems(str(path), model, exc)) from None
+        raise ConfigError(_pydantic_problems(file, model, exc)) from None
+
+
+def _parse(path: str | Path, model: type[M]) -> M:
+    return _validate(read_yaml_mapping(path), model, str(path))
 
 
 def _check_sum(file: str, path: str, shares: Mapping[str, float], what: str) -> list[Problem]:
@@ -166,8 +170,10 @@ def load_segments(path: str | Path) -> SegmentsFile:
     ConfigError
         Listing every problem, including base shares that do not sum to 1.
     """
-    parsed = _parse(path, SegmentsFile)
-    file = str(path)
+    return _checked_segments(_parse(path, SegmentsFile), str(path))
+
+
+def _checked_segments(parsed: SegmentsFile, file: str) -> SegmentsFile:
     problems = []
     if not parsed.segments:
         problems.append(Problem(file, "segments", "expected at least one segment"))
@@ -249,8 +255,12 @@ def load_personas(
     ConfigError
         Listing every problem found.
     """
-    parsed = _parse(path, PersonasFile)
-    file = str(path)
+    return _checked_personas(_parse(path, PersonasFile), str(path), hierarchy, segments)
+
+
+def _checked_personas(
+    parsed: PersonasFile, file: str, hierarchy: ProductHierarchy, segments: SegmentsFile
+) -> PersonasFile:
     problems: list[Problem] = []
     if not parsed.personas:
         problems.append(Problem(file, "personas", "expected at least one persona"))
@@ -361,4 +371,34 @@ def load_config(
         personas=personas,
         segments=loaded["segments"],
         sources=tuple((role, str(p)) for role, p in paths.items()),
+    )
+
+
+def config_from_dict(data: Any, *, source: str) -> PersonagenConfig:
+    """Rebuild a configuration from :meth:`PersonagenConfig.to_dict` output.
+
+    Every output of personagen records its resolved configuration this way
+    (``metadata.json``, the attributes of ``posterior.nc``); this validates it
+    exactly as :func:`load_config` validates the YAML files, so
+    ``config_from_dict(c.to_dict(), source=...).config_hash() == c.config_hash()``.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``source`` and the bad key, as for a YAML file.
+    """
+    if not isinstance(data, Mapping) or not {"hierarchy", "personas", "segments"} <= set(data):
+        raise ConfigError(
+            [Problem(source, "config", "expected a mapping with hierarchy, personas, segments")]
+        )
+    parsed = _validate(data["hierarchy"], HierarchyFile, f"{source}: config.hierarchy")
+    hierarchy = build_hierarchy(parsed.departments, source=f"{source}: config.hierarchy")
+    file = f"{source}: config.segments"
+    segments = _checked_segments(_validate(data["segments"], SegmentsFile, file), file)
+    file = f"{source}: config.personas"
+    personas = _checked_personas(
+        _validate(data["personas"], PersonasFile, file), file, hierarchy, segments
+    )
+    return PersonagenConfig(
+        hierarchy=hierarchy, personas=personas, segments=segments, sources=(("recorded", source),)
     )

@@ -28,7 +28,7 @@ from personagen._io import atomic_path, check_writable
 with warnings.catch_warnings():  # arviz 0.23 announces its 1.0 refactor on import
     warnings.simplefilter("ignore", FutureWarning)
     import arviz as az
-from personagen.config import PersonagenConfig
+from personagen.config import PersonagenConfig, config_from_dict
 from personagen.data import Observations
 from personagen.errors import ConfigError, DataError, Problem
 from personagen.infer._fitted import MODES, FittedModel, fitted_model
@@ -42,6 +42,8 @@ __all__ = [
     "SITE_DIMS",
     "FitOutputs",
     "check_diagnostics",
+    "fitted_from_posterior",
+    "open_posterior",
     "posterior_config",
     "read_posterior",
     "to_inference_data",
@@ -215,8 +217,30 @@ def posterior_config(idata: az.InferenceData, config: PersonagenConfig) -> Perso
     return exchangeable_config(config, int(idata.attrs["n_personas"]))
 
 
-def _open(path: Path) -> az.InferenceData:
-    """Read a netCDF InferenceData, every failure a :class:`DataError`."""
+def recorded_config(path: Path, idata: az.InferenceData) -> PersonagenConfig:
+    """Return the resolved configuration a posterior file records in its attributes."""
+    try:
+        data = json.loads(idata.attrs["config"])
+    except (KeyError, TypeError, ValueError):
+        raise DataError(
+            [Problem(str(path), "attrs.config", "no recorded configuration; pass the priors")]
+        ) from None
+    return config_from_dict(data, source=str(path))
+
+
+def open_posterior(path: str | Path) -> az.InferenceData:
+    """Read a ``posterior.nc`` as InferenceData, every failure a :class:`DataError`.
+
+    Checks that it has a ``persona_weights`` posterior of dims (chain, draw, persona)
+    and a known mode; :func:`fitted_from_posterior` turns it into the fitted model.
+    """
+    path = Path(path)
+    idata = _read_netcdf(path)
+    _check_posterior(path, idata)
+    return idata
+
+
+def _read_netcdf(path: Path) -> az.InferenceData:
     if not path.is_file():
         state = "is a directory" if path.is_dir() else "does not exist"
         raise DataError([Problem(str(path), "", f"file {state}; expected a posterior.nc")])
@@ -263,15 +287,17 @@ def _diagnostics(idata: az.InferenceData) -> Diagnostics:
     )
 
 
-def read_posterior(path: str | Path, config: PersonagenConfig) -> FittedModel:
+def read_posterior(path: str | Path, config: PersonagenConfig | None = None) -> FittedModel:
     """Read a ``posterior.nc`` written by ``personagen fit`` into the fitted model.
 
     Parameters
     ----------
     path : str or Path
         The posterior file.
-    config : PersonagenConfig
-        The configuration it was fitted with (for ``learn``, the one-persona template).
+    config : PersonagenConfig, optional
+        The configuration it was fitted with (for ``learn``, the one-persona template),
+        checked against the file's ``config_hash``. By default the configuration the
+        file records (every fit writes its resolved configuration) is used.
 
     Returns
     -------
@@ -286,10 +312,22 @@ def read_posterior(path: str | Path, config: PersonagenConfig) -> FittedModel:
     ConfigError
         If it was fitted under another configuration (its ``config_hash`` differs).
     """
-    p = Path(path)
-    idata = _open(p)
-    _check_posterior(p, idata)
-    fitted_config = posterior_config(idata, config)
+    return fitted_from_posterior(open_posterior(path), config, source=str(path))
+
+
+def fitted_from_posterior(
+    idata: az.InferenceData, config: PersonagenConfig | None = None, *, source: str
+) -> FittedModel:
+    """Build the fitted model from an InferenceData read by :func:`open_posterior`.
+
+    ``config`` and the errors are those of :func:`read_posterior`; ``source`` names
+    the file in them.
+    """
+    p = Path(source)
+    if config is None:
+        fitted_config = recorded_config(p, idata)
+    else:
+        fitted_config = posterior_config(idata, config)
     if idata.attrs.get("config_hash") != fitted_config.config_hash():
         raise ConfigError(
             [

@@ -7,6 +7,7 @@ and files (:func:`sample_to_files`). Customer ``i`` of a run depends only on the
 configuration, the seed and ``i``.
 """
 
+from personagen.sample._digest import DIGEST_FILE, HISTOGRAM_EDGES, RunDigest
 from personagen.sample._identities import PROFILE_COLUMNS, SUPPORTED_LOCALES, draw_profiles
 from personagen.sample._job import (
     BASIC_CHUNK,
@@ -34,14 +35,17 @@ __all__ = [
     "BASIC_CHUNK",
     "BASIC_STEM",
     "DEFAULT_AS_OF",
+    "DIGEST_FILE",
     "ENRICHED_CHUNK",
     "ENRICHED_STEM",
+    "HISTOGRAM_EDGES",
     "MIN_BATCH",
     "PROFILE_COLUMNS",
     "SUPPORTED_LOCALES",
     "ColumnInfo",
     "CustomerChunk",
     "FileFormat",
+    "RunDigest",
     "RunPlan",
     "SampleRequest",
     "SampleSummary",

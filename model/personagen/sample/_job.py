@@ -29,6 +29,7 @@ from personagen._io import atomic_path, check_writable, write_text_atomic
 from personagen.config import (
     PersonagenConfig,
 )
+from personagen.sample._digest import DIGEST_FILE, RunDigest
 from personagen.sample._plan import plan_run
 from personagen.sample._request import SampleRequest, check_request
 from personagen.sample._simulate import CustomerChunk
@@ -65,6 +66,7 @@ def output_paths(request: SampleRequest) -> dict[str, Path]:
     if not request.basic_only:
         paths["enriched"] = Path(request.out_dir) / f"{ENRICHED_STEM}.{ext}"
     paths["dictionary"] = Path(request.out_dir) / "data_dictionary.csv"
+    paths["summary"] = Path(request.out_dir) / DIGEST_FILE
     paths["metadata"] = Path(request.out_dir) / "metadata.json"
     return paths
 
@@ -200,6 +202,7 @@ def sample_to_files(
         "personagen.as_of": request.as_of.isoformat(),
     }
     summary = SampleSummary(names, config.hierarchy.departments)
+    digest = RunDigest(config)
     sinks = _open_sinks(paths, layout, request, meta)
 
     def write_chunk(chunk: CustomerChunk) -> None:
@@ -208,6 +211,7 @@ def sample_to_files(
         if "enriched" in sinks:
             sinks["enriched"].write(enriched_batch(basic, chunk, layout, names, request.locale))
         summary.update(chunk, basic)
+        digest.update(chunk, basic)
         if progress is not None:
             progress(chunk.n)
 
@@ -218,6 +222,8 @@ def sample_to_files(
     _write_chunks(chunks, sinks, write_chunk)
     _write_dictionary(paths["dictionary"], layout, request.basic_only)
     metadata = _metadata(request, config, run.n_customers)
+    digest_data = digest.to_dict(metadata)
+    write_text_atomic(paths["summary"], json.dumps(digest_data, separators=(",", ":")) + "\n")
     write_text_atomic(paths["metadata"], json.dumps(metadata, indent=2) + "\n")
     summary.files = [str(p) for p in paths.values()]
     return summary
