@@ -183,7 +183,7 @@ def test_predictive_checks_compare_data_with_replicates(fit_dir):
     idata["observed_data"]["n_orders"].values[:] = replicated * 10
     far = fs.ppc_statistics(idata)
     assert far.loc["mean purchases per customer", "status"] == "warning"
-    assert far.loc["mean purchases per customer", "p_value"] == 0.0
+    assert far.loc["mean purchases per customer", "p_value"] == 2 / (PREDICTIVE_DRAWS + 1)
     assert idata["posterior_predictive"]["n_orders"].shape[1] == PREDICTIVE_DRAWS
 
 
@@ -213,3 +213,44 @@ def test_lookalike_scores_are_one_for_the_same_customers(fit_dir):
     assert np.allclose(scores["score"], 1.0)
     shifted = same.assign(total_revenue=same["total_revenue"] * 3)
     assert fs.lookalike_scores(idata, shifted).loc["total_revenue", "score"] < 0.9
+
+
+def test_a_profiles_fit_by_svi_shows_its_learned_profiles_and_loss(config):
+    from personagen.infer import Diagnostics, fitted_model
+
+    rng = np.random.default_rng(1)
+    p, d = len(config.persona_names), config.hierarchy.n_departments
+    profile = rng.dirichlet(np.ones(d), size=(1, 40, p))
+    draws = {
+        "persona_weights": rng.dirichlet(np.ones(p), size=(1, 40)),
+        "department_profile": profile,
+    }
+    settled = Diagnostics(sample_stats={}, svi_loss_change=0.0, svi_loss_se=0.001)
+    fitted = fitted_model(config, draws, mode="profiles", method="svi", diagnostics=settled)
+    summary = fs.department_profiles(fitted)
+    assert summary.learned
+    assert np.allclose(summary.shares.to_numpy(), profile[0].mean(0))
+    table = fs.diagnostics_table(fitted)
+    assert table["status"].tolist() == ["pass"] and "SVI" in table.index[0]
+    moving = Diagnostics(sample_stats={}, svi_loss_change=5.0, svi_loss_se=0.001)
+    unsettled = fitted_model(config, draws, mode="profiles", method="svi", diagnostics=moving)
+    assert fs.diagnostics_table(unsettled)["status"].tolist() == ["warning"]
+
+
+#: Calibration of the predictive p-value: trials, replicated draws per trial, and the
+#: tolerance on the false-alarm rate, 4 binomial standard errors at the nominal 5%.
+P_TRIALS = 4_000
+P_DRAWS = 99
+P_TOLERANCE = 4 * np.sqrt(0.05 * 0.95 / P_TRIALS)
+
+
+def test_the_predictive_p_value_flags_a_calibrated_model_at_most_5_percent():
+    rng = np.random.default_rng(3)
+    draws = rng.normal(size=(P_TRIALS, P_DRAWS + 1))  # observed and replicated exchangeable
+    p = np.array([fs.predictive_p_value(d[0], d[1:]) for d in draws])
+    # exact rate: p = 2 (k + 1) / 100 < 0.05 for k + 1 <= 2 on either side, so the
+    # observed is one of the 2 largest or 2 smallest of 100 exchangeable values: 4 / 100
+    expected = 2 * np.floor(0.05 * (P_DRAWS + 1) / 2) / (P_DRAWS + 1)
+    assert expected == 0.04 and abs((p < 0.05).mean() - expected) <= P_TOLERANCE
+    assert fs.predictive_p_value(10.0, rng.normal(size=P_DRAWS)) == 2 / (P_DRAWS + 1)
+    assert fs.predictive_p_value(0.0, np.zeros(5)) == 1.0

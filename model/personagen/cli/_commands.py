@@ -38,7 +38,7 @@ __all__ = [
 log = logging.getLogger("personagen")
 
 #: Posterior predictive data sets ``fit --report`` simulates when --predictive is not given.
-REPORT_PREDICTIVE_DRAWS = 20
+REPORT_PREDICTIVE_DRAWS = 50
 
 
 def _out(text: str = "") -> None:

@@ -69,6 +69,13 @@ def _predictive_sections(run: FitRun) -> list[Section]:
                 status="info",
             )
         ]
+    n_draws = run.idata["posterior_predictive"].sizes["draw"]
+    resolution = (
+        f" With {n_draws} replicated data sets no statistic can be flagged (p >= "
+        f"{2 / (n_draws + 1):.2f}); fit with --predictive 50 or more."
+        if 2 / (n_draws + 1) >= 1 - fs.PPC_LEVEL
+        else ""
+    )
     departments = fs.ppc_department_shares(run.idata)
     stats = fs.ppc_statistics(run.idata)
     counts = fs.ppc_count_histogram(run.idata)
@@ -87,7 +94,7 @@ def _predictive_sections(run: FitRun) -> list[Section]:
             "ppc-purchases",
             "Posterior predictive check: purchases and order values",
             "Each statistic of the real customers against its replicated 95% interval; "
-            "p is the two-sided predictive p-value.",
+            "p is the two-sided predictive p-value." + resolution,
             Markup(charts.ppc_count_chart(counts)),
             "Share of customers by number of purchases.",
             table_view(

@@ -48,6 +48,11 @@ def _bin(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
 
 
+def _counts(flat: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Occurrences of each flat index ``row * shape[1] + column``, as a matrix."""
+    return np.bincount(flat, minlength=shape[0] * shape[1]).reshape(shape)
+
+
 @dataclass
 class RunDigest:
     """Exact per-persona aggregates of a run, updated one chunk at a time.
@@ -104,32 +109,32 @@ class RunDigest:
         """Add one chunk (its arrays and its basic-table rows)."""
         c = chunk.core
         persona = np.asarray(c["persona"], np.int64)
-        p = self.persona_segment.shape[0]
-        np.add.at(self.persona_segment, (persona, np.asarray(c["segment"], np.int64)), 1)
-        # sums per persona as products with the one-hot persona matrix (exact in int64)
-        onehot = np.eye(p, dtype=np.int64)[persona].T
-        cents = np.asarray(c["department_cents"], np.int64)
-        self.department_cents += onehot @ cents
-        total = cents.sum(axis=1, keepdims=True)
-        self.department_share_sum += onehot.astype(np.float64) @ (cents / np.maximum(total, 1))
+        segment = np.asarray(c["segment"], np.int64)
+        p, s = self.persona_segment.shape
+        self.persona_segment += _counts(persona * s + segment, (p, s))
+        # per-persona sums as products with the one-hot persona matrix, in float64
+        # (BLAS); cents stay exact integers far beyond any run's totals (< 2**53)
+        onehot = (persona[None, :] == np.arange(p)[:, None]).astype(np.float64)
+        cents = np.asarray(c["department_cents"], np.float64)
+        self.department_cents += np.rint(onehot @ cents).astype(np.int64)
+        self.department_share_sum += onehot @ (cents / np.maximum(cents.sum(1, keepdims=True), 1))
         if chunk.details:
-            class_cents = np.asarray(chunk.details["class_cents"], np.int64)
+            class_cents = np.asarray(chunk.details["class_cents"], np.float64)
             if self.class_cents is None:
                 self.class_cents = np.zeros((p, class_cents.shape[1]), np.int64)
-            self.class_cents += onehot @ class_cents
+            self.class_cents += np.rint(onehot @ class_cents).astype(np.int64)
         columns = {name: basic.column(name).to_numpy() for name in HISTOGRAM_EDGES}
         for name, edges in HISTOGRAM_EDGES.items():
-            np.add.at(self.histograms[name], (persona, _bin(columns[name], edges)), 1)
+            bins = len(edges) - 1
+            self.histograms[name] += _counts(persona * bins + _bin(columns[name], edges), (p, bins))
         segments = list(self.config.segments.segments)
         regular_index = segments.index(REGULAR_SEGMENT) if REGULAR_SEGMENT in segments else -1
-        regular = np.asarray(c["segment"]) == regular_index
+        regular = segment == regular_index
         freq = columns["frequency_per_month"]
         edges = HISTOGRAM_EDGES["frequency_per_month"]
-        np.add.at(
-            self.histograms["frequency_per_month_regular"],
-            (persona[regular], _bin(freq[regular], edges)),
-            1,
-        )
+        bins = len(edges) - 1
+        flat = persona[regular] * bins + _bin(freq[regular], edges)
+        self.histograms["frequency_per_month_regular"] += _counts(flat, (p, bins))
         aov_range, freq_range = self._ranges()
         aov = columns["avg_order_value"]
         out_aov = (aov < aov_range[persona, 0]) | (aov > aov_range[persona, 1])
