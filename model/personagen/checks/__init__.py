@@ -6,6 +6,15 @@ uses it. The notebooks call these helpers and stay thin.
 """
 
 from personagen.checks._calibration import rank_uniformity_pvalues, sbc_weight_ranks
+from personagen.checks._dm_mixture import DMMixture, dm_log_pmf, fit_dm_mixture, reference_scores
+from personagen.checks._heldout import (
+    HeldOut,
+    Stability,
+    evaluate_heldout,
+    heldout_scores,
+    split_orders,
+    stability,
+)
 from personagen.checks._predictive import (
     AS_OF,
     add_predictive_groups,
@@ -24,11 +33,18 @@ from personagen.config import persona_colours  # re-exported: the notebooks' col
 __all__ = [
     "AS_OF",
     "NON_FEATURES",
+    "DMMixture",
+    "HeldOut",
+    "Stability",
     "add_predictive_groups",
     "basic_features",
     "cluster_scores",
     "department_share_report",
+    "dm_log_pmf",
+    "evaluate_heldout",
+    "fit_dm_mixture",
     "fit_prior_predictive",
+    "heldout_scores",
     "observations_from_chunks",
     "persona_colours",
     "posterior_predictive",
@@ -36,6 +52,9 @@ __all__ = [
     "prior_predictive",
     "range_report",
     "rank_uniformity_pvalues",
+    "reference_scores",
     "sample_customers",
     "sbc_weight_ranks",
+    "split_orders",
+    "stability",
 ]

@@ -26,6 +26,7 @@ from personagen.errors import ConfigError, Problem, bad_argument
 __all__ = [
     "REPORT_PREDICTIVE_DRAWS",
     "cmd_assign",
+    "cmd_evaluate",
     "cmd_fit",
     "cmd_hierarchy_parse",
     "cmd_report",
@@ -158,18 +159,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _customer_table(args: argparse.Namespace, config: PersonagenConfig):
-    """Return the customers of ``fit``: a basic-schema table, or transactions rolled up."""
-    from personagen.data import (
-        TransactionColumns,
-        load_mapping,
-        read_customer_table,
-        transactions_to_customers,
-    )
+def _roll_up(args: argparse.Namespace, config: PersonagenConfig) -> dict:
+    """Return the keyword arguments of ``transactions_to_customers`` the flags give."""
+    from personagen.data import TransactionColumns, load_mapping
 
-    table = read_customer_table(args.data)
-    if not args.transactions:
-        return table
     columns = TransactionColumns(
         customer=args.customer_col,
         order=args.order_col,
@@ -179,14 +172,22 @@ def _customer_table(args: argparse.Namespace, config: PersonagenConfig):
         value=args.value_col,
     )
     mapping = load_mapping(args.mapping, config.hierarchy) if args.mapping else None
-    return transactions_to_customers(
-        table,
-        config.hierarchy,
-        columns=columns,
-        mapping=mapping,
-        unmapped=args.unmapped,
-        source=str(args.data),
-    )
+    return {
+        "columns": columns,
+        "mapping": mapping,
+        "unmapped": args.unmapped,
+        "source": str(args.data),
+    }
+
+
+def _customer_table(args: argparse.Namespace, config: PersonagenConfig):
+    """Return the customers of ``fit``: a basic-schema table, or transactions rolled up."""
+    from personagen.data import read_customer_table, transactions_to_customers
+
+    table = read_customer_table(args.data)
+    if not args.transactions:
+        return table
+    return transactions_to_customers(table, config.hierarchy, **_roll_up(args, config))
 
 
 def _print_fit(fitted, n_customers: int, paths) -> None:
@@ -265,6 +266,53 @@ def cmd_fit(args: argparse.Namespace) -> int:
     _print_fit(fitted, len(table), paths)
     if args.report:
         _write_report(args.out, overwrite=args.overwrite)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``personagen evaluate``."""
+    import jax
+
+    from personagen.checks import evaluate_heldout
+    from personagen.data import read_customer_table
+    from personagen.infer import check_fit_arguments
+
+    check_fit_arguments(args.mode, args.n_personas, args.method)
+    outputs = [args.out / "heldout_customers.csv", args.out / "heldout_summary.csv"]
+    check_writable(outputs, overwrite=args.overwrite)
+    if args.mode == "learn" and args.priors is None:
+        args.priors = default_paths()["priors"].with_name("learn.yml")
+    config = _load(args)
+    table = read_customer_table(args.data)
+    result = evaluate_heldout(
+        config,
+        table,
+        key=jax.random.key(args.seed),
+        mode=args.mode,
+        n_personas=args.n_personas,
+        roll_up=_roll_up(args, config),
+        seed=args.seed,
+        method=args.method,
+        num_warmup=args.num_warmup,
+        num_samples=args.num_samples,
+        num_chains=args.chains,
+        progress_bar=not args.quiet,
+    )
+    with atomic_path(outputs[0]) as tmp:
+        result.customers.to_csv(tmp, index=False)
+    with atomic_path(outputs[1]) as tmp:
+        result.summary.to_csv(tmp)
+    n = len(result.customers)
+    _out(f"{n:,} customers split in two halves ({result.dropped:,} with one order left out)")
+    _out("mean held-out log density per customer (nats; higher is better):")
+    for name, row in result.summary.iterrows():
+        _out(f"  {name:<16} {row['mean_log_density']:>10.3f}  (se {row['se']:.3f})")
+    for name, s in result.stability.items():
+        _out(
+            f"split-half stability, {name}: {s.same:.1%} the same persona "
+            f"(chance {s.chance:.1%}), adjusted Rand {s.ari:.3f}"
+        )
+    _out(f"files: {outputs[0]}, {outputs[1]}")
     return 0
 
 

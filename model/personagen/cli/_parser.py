@@ -13,6 +13,7 @@ from personagen import __version__
 from personagen.cli._commands import (
     REPORT_PREDICTIVE_DRAWS,
     cmd_assign,
+    cmd_evaluate,
     cmd_fit,
     cmd_hierarchy_parse,
     cmd_report,
@@ -242,6 +243,30 @@ def _add_fit(sub: Any) -> None:
     f.set_defaults(func=cmd_fit)
 
 
+def _add_evaluate(sub: Any) -> None:
+    e = sub.add_parser(
+        "evaluate", help="held-out check: fit on half of each customer's orders, score the rest"
+    )
+    e.add_argument("data", type=Path, help="transactions table (CSV or Parquet), one row per line")
+    e.add_argument("--out", type=Path, required=True, help="output directory")
+    _add_transaction_args(e)
+    e.add_argument("--mode", choices=("weights", "profiles", "learn"), default="learn")
+    e.add_argument(
+        "-k", "--n-personas", type=_positive_int, dest="n_personas", metavar="K",
+        help="the number of personas to learn (learn mode)",
+    )  # fmt: skip
+    e.add_argument("--method", choices=("auto", "nuts", "svi"), default="auto")
+    e.add_argument("--seed", type=_seed, default=0, help="seed of the fits and the EM mixture")
+    e.add_argument("--num-warmup", type=_positive_int, default=500)
+    e.add_argument("--num-samples", type=_positive_int, default=500)
+    e.add_argument("--chains", type=_positive_int, default=2)
+    _add_config_args(e)
+    e.add_argument("--overwrite", action="store_true")
+    e.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_cache_args(e)
+    e.set_defaults(func=cmd_evaluate, transactions=True)
+
+
 def _add_assign(sub: Any) -> None:
     a = sub.add_parser("assign", help="persona probabilities of customers under a fitted posterior")
     a.add_argument("data", type=Path, help="customer table in the basic schema")
@@ -303,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"personagen {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands = (_add_validate, _add_sample, _add_fit, _add_assign, _add_serve, _add_report)
-    for add in (*commands, _add_hierarchy):
+    commands = [_add_validate, _add_sample, _add_fit, _add_evaluate, _add_assign, _add_serve]
+    for add in (*commands, _add_report, _add_hierarchy):
         add(sub)
     return parser
