@@ -74,10 +74,12 @@ def test_profiles_density_equals_enumeration():
 
 # Profiles recovery on the legacy personas (4 personas, 3 departments).
 # Truth: high_value_frequent buys Beauty 0.40 instead of the prior 0.20 (from
-# Clothing), and budget order values 30% higher than the prior centre.
+# Clothing), budget order values 30% higher than the prior centre, and persona 1's
+# customers four times as heterogeneous (customer concentration / 4).
 N_PROFILES = 2_000
 SHIFT = 0.2
 VALUE_SHIFT = np.log(1.3)
+CONCENTRATION_FACTOR = 0.25
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +91,12 @@ def profiles_fit():
     profile[0] += [-SHIFT, 0.0, SHIFT]
     value = np.array(truth.order_value_loc)
     value[2] += VALUE_SHIFT
+    concentration = np.array(truth.customer_concentration)
+    concentration[1] *= CONCENTRATION_FACTOR
     truth = truth._replace(
-        department_profile=jnp.asarray(profile), order_value_loc=jnp.asarray(value)
+        department_profile=jnp.asarray(profile),
+        order_value_loc=jnp.asarray(value),
+        customer_concentration=jnp.asarray(concentration),
     )
     obs, _ = simulate(priors, structure, truth, N_PROFILES, seed=11)
     fit = fit_customers(
@@ -111,6 +117,21 @@ def test_profiles_mode_recovers_shifted_profiles(profiles_fit):
     err = np.abs(d["department_profile"].mean(0) - np.asarray(truth.department_profile))
     assert err.max() < 0.05
     assert fit.diagnostics.divergences == 0
+
+
+# Each persona's log customer concentration lies within this many of its own posterior
+# sds of the truth (measured sds 0.05-0.25: personas with fewer customers, or units
+# spread over fewer departments, say less about their heterogeneity).
+CONCENTRATION_Z = 4.0
+
+
+def test_profiles_mode_learns_each_personas_customer_concentration(profiles_fit):
+    _, truth, fit = profiles_fit
+    log_c = np.log(fit.draws["customer_concentration"].reshape(-1, 4))
+    z = (log_c.mean(0) - np.log(np.asarray(truth.customer_concentration))) / log_c.std(0)
+    assert np.abs(z).max() < CONCENTRATION_Z, z
+    # persona 1 moved from the prior centre (the YAML's 50) towards its truth (12.5)
+    assert log_c[:, 1].mean() < np.log(50) + np.log(CONCENTRATION_FACTOR) / 2
 
 
 # SVI (multivariate normal guide) against NUTS on the same 2,000 customers: department

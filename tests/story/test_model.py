@@ -35,6 +35,7 @@ def test_every_site_has_its_documented_shape(priors, structure):
         "class_profile": (P, C),
         "order_value_loc": (P,),
         "purchase_rate_loc": (P,),
+        "customer_concentration": (P,),
         "persona": (n,),
         "segment": (n,),
         "lifetime_months": (n,),

@@ -133,7 +133,7 @@ def _draw_scores(pop: Population, priors: PriorArrays, a: Observations, b: Obser
     """Per customer, under one posterior draw: the four held-out log densities, (4, N)."""
     log_w = jnp.log(pop.persona_weights) + customer_log_likelihood(pop, priors, a)
     log_pi = log_w - logsumexp(log_w, axis=1, keepdims=True)  # (N, P) memberships from A
-    conc = priors.customer_concentration[:, None] * pop.department_profile  # (P, D)
+    conc = pop.customer_concentration[:, None] * pop.department_profile  # (P, D)
     y_a = a.department_units.astype(jnp.float32)[:, None, :]
     y_b = b.department_units.astype(jnp.float32)[:, None, :]
     n_b = b.units.astype(jnp.float32)[:, None]

@@ -68,8 +68,9 @@ class FittedModel:
         The numeric priors the fit used (:func:`fit_priors`).
     draws : dict of str to ndarray, each shape (chains, draws, ...)
         Posterior draws: ``persona_weights`` (..., P) always; the ``profiles`` and
-        ``learn`` modes add ``department_profile`` (..., P, D), ``order_value_loc`` and
-        ``purchase_rate_loc`` (..., P). Sites not drawn stay at their prior means.
+        ``learn`` modes add ``department_profile`` (..., P, D), ``order_value_loc``,
+        ``purchase_rate_loc`` and ``customer_concentration`` (..., P). Sites not drawn
+        stay at their prior means.
     mode : {"weights", "profiles", "learn"}
         What was fitted.
     method : {"nuts", "svi"}

@@ -112,7 +112,7 @@ def customer_log_likelihood(
         pop.order_value_loc + shift,
         jnp.sqrt(priors.log_order_value_sd_customer**2 + scale**2),
     ).log_prob(obs.revenue[:, None])
-    concentration = priors.customer_concentration[:, None] * pop.department_profile  # (P, D)
+    concentration = pop.customer_concentration[:, None] * pop.department_profile  # (P, D)
     departments = dist.DirichletMultinomial(concentration, total_count=obs.units[:, None]).log_prob(
         obs.department_units[:, None, :]
     )
@@ -130,7 +130,8 @@ class FitData(NamedTuple):
     Attributes
     ----------
     constant : Array, shape (N, P)
-        Units term, the constant parts of the revenue and department terms.
+        Units term, the constant parts of the revenue and department terms (the
+        multinomial coefficient).
     order_constant : Array, shape (N, P, S)
         log segment probability, segment-only terms and the constant part of the
         gamma-Poisson order count.
@@ -143,7 +144,8 @@ class FitData(NamedTuple):
         Gamma shape ``k`` of the purchase rate.
     order_log_mean_offset : Array, shape (P, S)
         ``log mean rate - purchase_rate_loc``.
-    customer_concentration : Array, shape (P,)
+    total_units : Array, shape (N, 1)
+        Units per customer (the department term's ``lgamma(n + c)`` needs them).
     nz_customer : Array, shape (nnz,), int32
         Customer of each non-zero department count.
     nz_pair : Array, shape (nnz,), int32
@@ -163,7 +165,7 @@ class FitData(NamedTuple):
     revenue_sd: Array
     order_shape: Array
     order_log_mean_offset: Array
-    customer_concentration: Array
+    total_units: Array
     nz_customer: Array
     nz_pair: Array
     pair_department: Array
@@ -181,7 +183,6 @@ def prepare_fit_data(priors: PriorArrays, obs: Observations) -> FitData:
     dense = _prepare_dense(priors, as_arrays(obs), rows, counts)
     return FitData(
         **dense,
-        customer_concentration=jnp.asarray(priors.customer_concentration),
         nz_customer=jnp.asarray(rows, jnp.int32),
         nz_pair=jnp.asarray(pair_index.reshape(-1), jnp.int32),
         pair_department=jnp.asarray(pairs[:, 0], jnp.int32),
@@ -211,13 +212,12 @@ def _prepare_dense(priors: PriorArrays, obs: Observations, rows: Array, counts: 
     revenue_sd = jnp.sqrt(priors.log_order_value_sd_customer**2 + scale**2)
     log_revenue = jnp.log(obs.revenue.astype(jnp.float32))[:, None]
     total = obs.units.astype(jnp.float32)[:, None]
-    c = priors.customer_concentration[None, :]
     x = counts.astype(jnp.float32)
     multinomial = (
         gammaln(total + 1.0)
         - jax.ops.segment_sum(gammaln(x + 1.0), rows, num_segments=n_customers)[:, None]
     )
-    constant = units - log_revenue + gammaln(c) - gammaln(total + c) + multinomial
+    constant = units - log_revenue + multinomial
     return {
         "constant": constant,
         "order_constant": order_constant,
@@ -227,6 +227,7 @@ def _prepare_dense(priors: PriorArrays, obs: Observations, rows: Array, counts: 
         "revenue_sd": revenue_sd,
         "order_shape": k,
         "order_log_mean_offset": priors.log_multiplier_loc[None, :] + 0.5 * rate_sd2,
+        "total_units": total,
     }
 
 
@@ -243,11 +244,13 @@ def fit_log_likelihood(pop: Population, data: FitData) -> Float[Array, "customer
     orders = k * log_b - (k + extra) * jax.nn.softplus(log_b)
     per_persona = logsumexp(data.order_constant + orders, axis=-1)
     revenue = dist.Normal(pop.order_value_loc, data.revenue_sd).log_prob(data.log_revenue_centred)
-    alpha = data.customer_concentration[:, None] * pop.department_profile  # (P, D)
+    c = pop.customer_concentration
+    alpha = c[:, None] * pop.department_profile  # (P, D)
     a = alpha.T[data.pair_department]  # (U, P)
     per_pair = gammaln(data.pair_units[:, None] + a) - gammaln(a)
     n_customers = data.constant.shape[0]
     departments = jax.ops.segment_sum(
         per_pair[data.nz_pair], data.nz_customer, num_segments=n_customers
     )
-    return data.constant + per_persona + revenue + departments
+    normaliser = gammaln(c)[None, :] - gammaln(data.total_units + c[None, :])  # (N, P)
+    return data.constant + per_persona + revenue + normaliser + departments

@@ -62,6 +62,7 @@ SITE_DIMS = {
     "department_profile": ["persona", "department"],
     "order_value_loc": ["persona"],
     "purchase_rate_loc": ["persona"],
+    "customer_concentration": ["persona"],
 }
 
 

@@ -31,6 +31,7 @@ from personagen.story._model import (
 )
 from personagen.story._money import MAX_UNITS, split_cents
 from personagen.story._population import (
+    CONCENTRATION_LOG_SD,
     FITTED_SITES,
     MIN_FREE_CONCENTRATION,
     DepartmentProfileSite,
@@ -47,6 +48,7 @@ from personagen.story._population import (
 from personagen.story._samplers import cumsum, segment_sum
 
 __all__ = [
+    "CONCENTRATION_LOG_SD",
     "CORE_SITES",
     "DETAIL_SITES",
     "FITTED_SITES",

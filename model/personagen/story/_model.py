@@ -7,7 +7,7 @@ The model is split in three functions that together are one generative story:
   quantity in the basic table;
 * :func:`customer_details` adds what only the enriched table has.
 
-The population level (sites ``persona_weights`` to ``purchase_rate_loc``) is
+The population level (sites ``persona_weights`` to ``customer_concentration``) is
 :mod:`personagen.story._population`. The forward sampler (:mod:`personagen.sample`)
 vmaps the customer functions over per-customer keys; :func:`persona_model` runs
 the same functions inside a ``customers`` plate for ``numpyro.infer.Predictive``
@@ -27,6 +27,8 @@ class_profile_raw  (P, C)   positive     Gamma(profile_concentration * phi0_p, 1
 class_profile      (P, C)   deterministic class_profile_raw normalised within departments
 order_value_loc    (P,)     real         Normal(log-mean of avg_order_value, location_sd)
 purchase_rate_loc  (P,)     real         Normal(log-mean of frequency_per_month, location_sd)
+customer_          (P,)     positive     LogNormal(log knobs.customer_concentration,
+concentration                            CONCENTRATION_LOG_SD = 1)
 ================== ======== ============ ============================================
 
 Customer core (plate ``customers``; scalars per customer unless stated):
@@ -173,7 +175,7 @@ def customer_core(pop: Population, priors: PriorArrays) -> dict[str, Array]:
     )
     shift, scale = fenton_wilkinson(n_orders, priors.log_order_value_sd_order[z])
     revenue = numpyro.sample("total_revenue", dist.LogNormal(value_loc + shift, scale))
-    concentration = priors.customer_concentration[z][..., None] * pop.department_profile[z]
+    concentration = pop.customer_concentration[z][..., None] * pop.department_profile[z]
     department_units = numpyro.sample(
         "department_units", FastDirichletMultinomial(concentration, total_count=units)
     )

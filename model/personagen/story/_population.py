@@ -34,6 +34,7 @@ from personagen.config import PriorArrays, Structure
 from personagen.story._samplers import segment_sum
 
 __all__ = [
+    "CONCENTRATION_LOG_SD",
     "FITTED_SITES",
     "MIN_FREE_CONCENTRATION",
     "DepartmentProfileSite",
@@ -49,7 +50,18 @@ __all__ = [
 ]
 
 #: The population sites a fit of the profiles learns (and ``posterior.nc`` holds).
-FITTED_SITES = ("persona_weights", "department_profile", "order_value_loc", "purchase_rate_loc")
+FITTED_SITES = (
+    "persona_weights",
+    "department_profile",
+    "order_value_loc",
+    "purchase_rate_loc",
+    "customer_concentration",
+)
+#: Prior of a persona's customer-level concentration: LogNormal centred on the YAML's
+#: ``knobs.customer_concentration`` with this log-scale sd (weakly informative: a
+#: central 90% interval of x/ 5.2 around the YAML value). Fixed at the YAML value in
+#: ``weights`` fits and in samples from the prior means.
+CONCENTRATION_LOG_SD = 1.0
 #: Department components whose prior Dirichlet parameter is below this are held at
 #: their prior share by :func:`anchored_department_profile`.
 MIN_FREE_CONCENTRATION = 0.5
@@ -78,6 +90,9 @@ class Population(NamedTuple):
         Log-scale location of a persona's order values.
     purchase_rate_loc : Array, shape (..., P)
         Log-scale location of a persona's orders per month.
+    customer_concentration : Array, shape (..., P)
+        How closely a persona's customers follow its department profile: a customer's
+        department mix is ``Dirichlet(customer_concentration * department_profile)``.
     """
 
     persona_weights: Float[Array, "*draws personas"]
@@ -85,6 +100,7 @@ class Population(NamedTuple):
     class_profile: Float[Array, "*draws personas classes"]
     order_value_loc: Float[Array, "*draws personas"]
     purchase_rate_loc: Float[Array, "*draws personas"]
+    customer_concentration: Float[Array, "*draws personas"]
 
 
 #: Samples the ``department_profile`` site (and any helper sites) inside the
@@ -165,8 +181,14 @@ def population_sites(priors: PriorArrays, department_profile: DepartmentProfileS
         purchase_rate_loc = numpyro.sample(
             "purchase_rate_loc", dist.Normal(priors.log_rate_loc, priors.location_sd)
         )
+        concentration = numpyro.sample(
+            "customer_concentration",
+            dist.LogNormal(jnp.log(priors.customer_concentration), CONCENTRATION_LOG_SD),
+        )
     class_profile = jnp.asarray(priors.class_probs)
-    return Population(weights, profile, class_profile, order_value_loc, purchase_rate_loc)
+    return Population(
+        weights, profile, class_profile, order_value_loc, purchase_rate_loc, concentration
+    )
 
 
 def _group_normalise(raw: Array, group: np.ndarray, n_groups: int) -> Array:
@@ -211,6 +233,7 @@ def population_means(priors: PriorArrays) -> dict[str, Array]:
         "class_profile_raw": jnp.asarray(priors.class_probs),
         "order_value_loc": jnp.asarray(priors.log_order_value_loc),
         "purchase_rate_loc": jnp.asarray(priors.log_rate_loc),
+        "customer_concentration": jnp.asarray(priors.customer_concentration),
     }
 
 
