@@ -17,13 +17,13 @@ import numpy as np
 from jax import Array
 
 __all__ = [
+    "cummax",
     "cumsum",
     "hash_normal",
     "hash_uniform",
     "log_gamma",
     "matmul",
     "segment_sum",
-    "systematic_counts",
 ]
 
 _TINY = 1e-30
@@ -38,7 +38,7 @@ def _lowbias32(x: Array) -> Array:
     return x ^ (x >> 16)
 
 
-def hash_uniform(key: Array, shape: tuple[int, ...]) -> Array:
+def hash_uniform(key: Array, shape: tuple[int, ...], block: int | Array = 0) -> Array:
     """Uniform draws in (0, 1) from a counter-based hash of a JAX key.
 
     ``jax.random``'s threefry costs about 20 rounds per 32 random bits and is
@@ -57,6 +57,10 @@ def hash_uniform(key: Array, shape: tuple[int, ...]) -> Array:
         A JAX PRNG key (scalar key; vmap over keys for batches).
     shape : tuple of int
         Output shape.
+    block : int or Array, optional
+        Which block of ``prod(shape)`` draws of the key's stream (draws
+        ``block * size`` to ``block * size + size - 1``): one key gives several
+        independent arrays without a split (the binomial sampler's candidates).
 
     Returns
     -------
@@ -66,7 +70,8 @@ def hash_uniform(key: Array, shape: tuple[int, ...]) -> Array:
     words = jax.random.key_data(key).astype(jnp.uint32)
     k0, k1 = words[..., 0], words[..., 1]
     n = int(np.prod(shape)) if shape else 1
-    counter = jnp.arange(n, dtype=jnp.uint32).reshape(shape)
+    start = jnp.asarray(block, jnp.uint32) * jnp.uint32(n)
+    counter = jnp.arange(n, dtype=jnp.uint32).reshape(shape) + start
     h = _lowbias32(_lowbias32(counter * jnp.uint32(0x9E3779B9) + k0) ^ k1)
     return ((h >> 9).astype(jnp.float32) + 0.5) * (1.0 / (1 << 23))
 
@@ -163,30 +168,20 @@ def cumsum(x: Array, block: int = 8) -> Array:
     return out.astype(x.dtype)
 
 
-def systematic_counts(fractions: Array, total: Array, offset: Array) -> Array:
-    """Split an integer ``total`` into counts proportional to ``fractions``, exactly.
-
-    Systematic rounding: ``counts = diff(floor(total * cumsum(fractions) + offset))``
-    with ``offset ~ U(0, 1)``. Each count has expectation ``total * fraction``
-    and the counts sum to ``total`` exactly (the last cumulative fraction is
-    set to exactly 1).
-
-    Parameters
-    ----------
-    fractions : Array, shape (..., K)
-        Non-negative, summing to 1 along the last axis.
-    total : Array, shape (...)
-        Non-negative integers.
-    offset : Array, shape (...)
-        Uniform draws in [0, 1).
-
-    Returns
-    -------
-    Array, shape (..., K), int32
-    """
-    cum = cumsum(fractions)
-    cum = jnp.clip(cum.at[..., -1].set(1.0), 0.0, 1.0)
-    edges = jnp.floor(total[..., None].astype(jnp.float32) * cum + offset[..., None])
-    edges = jnp.minimum(edges.astype(jnp.int32), total[..., None].astype(jnp.int32))
-    first = jnp.zeros_like(edges[..., :1])
-    return jnp.diff(jnp.concatenate([first, edges], axis=-1), axis=-1)
+def cummax(x: Array, block: int = 8) -> Array:
+    """Return the running maximum along the last axis, in linear time (as :func:`cumsum`)."""
+    n = x.shape[-1]
+    if n <= 2 * block:
+        return jax.lax.cummax(x, axis=x.ndim - 1)
+    n_blocks = -(-n // block)
+    pad = [(0, 0)] * (x.ndim - 1) + [(0, n_blocks * block - n)]
+    xb = jnp.pad(x, pad, constant_values=-jnp.inf).reshape(*x.shape[:-1], n_blocks, block)
+    parts = [xb[..., :1]]
+    for j in range(1, block):
+        parts.append(jnp.maximum(parts[-1], xb[..., j : j + 1]))
+    within = jnp.concatenate(parts, axis=-1)
+    top = within[..., -1]
+    before = jax.lax.cummax(top, axis=top.ndim - 1)
+    before = jnp.concatenate([jnp.full_like(before[..., :1], -jnp.inf), before[..., :-1]], -1)
+    out = jnp.maximum(within, before[..., None]).reshape(*x.shape[:-1], n_blocks * block)
+    return out[..., :n]
