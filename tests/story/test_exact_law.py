@@ -46,7 +46,7 @@ def zero_probability(alpha: np.ndarray, n: int) -> np.ndarray:
 
 def z_zero(x: np.ndarray, p0: np.ndarray, n_draws: int) -> np.ndarray:
     ok = (p0 * n_draws >= MIN_EXPECTED) & ((1 - p0) * n_draws >= MIN_EXPECTED)
-    observed = (x == 0).sum(0) / n_draws if x.ndim == 2 else x
+    observed = (x == 0).sum(0) / n_draws
     p = p0[ok]
     return np.abs((observed[ok] - p) / np.sqrt(p * (1 - p) / n_draws))
 

@@ -190,6 +190,24 @@ def _customer_table(args: argparse.Namespace, config: PersonagenConfig):
     return transactions_to_customers(table, config.hierarchy, **_roll_up(args, config))
 
 
+def _run_options(args: argparse.Namespace) -> dict:
+    """Return the ``fit_customers`` keyword arguments that say how it runs (``_add_run_args``)."""
+    return {
+        "method": args.method,
+        "num_warmup": args.num_warmup,
+        "num_samples": args.num_samples,
+        "num_chains": args.chains,
+        "progress_bar": not args.quiet,
+    }
+
+
+def _load_fit_config(args: argparse.Namespace) -> PersonagenConfig:
+    """Load a fit's configuration; in ``learn`` mode the priors default to the template."""
+    if args.mode == "learn" and args.priors is None:
+        args.priors = default_paths()["priors"].with_name("learn.yml")
+    return _load(args)
+
+
 def _print_fit(fitted, n_customers: int, paths) -> None:
     import numpy as np
 
@@ -229,9 +247,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         args.predictive = args.predictive or REPORT_PREDICTIVE_DRAWS
     outputs = [args.out / name for name in names]
     check_writable(outputs, overwrite=args.overwrite)  # before the fit, not after it
-    if args.mode == "learn" and args.priors is None:
-        args.priors = default_paths()["priors"].with_name("learn.yml")
-    config = _load(args)
+    config = _load_fit_config(args)
     table = _customer_table(args, config)
     obs = observations_from_table(table, config.hierarchy, source=str(args.data))
     log.info("fitting %s customers (mode %s, method %s)", len(table), args.mode, args.method)
@@ -243,11 +259,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         mode=args.mode,
         key=jax.random.key(args.seed),
         n_personas=args.n_personas,
-        method=args.method,
-        num_warmup=args.num_warmup,
-        num_samples=args.num_samples,
-        num_chains=args.chains,
-        progress_bar=not args.quiet,
+        **_run_options(args),
     )
     idata = to_inference_data(
         fitted, obs, attrs={"seed": args.seed, "command": _command_line(args)}
@@ -280,9 +292,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     check_fit_arguments(args.mode, args.n_personas, args.method)
     outputs = [args.out / "heldout_customers.csv", args.out / "heldout_summary.csv"]
     check_writable(outputs, overwrite=args.overwrite)
-    if args.mode == "learn" and args.priors is None:
-        args.priors = default_paths()["priors"].with_name("learn.yml")
-    config = _load(args)
+    config = _load_fit_config(args)
     table = read_customer_table(args.data)
     result = evaluate_heldout(
         config,
@@ -292,11 +302,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         n_personas=args.n_personas,
         roll_up=_roll_up(args, config),
         seed=args.seed,
-        method=args.method,
-        num_warmup=args.num_warmup,
-        num_samples=args.num_samples,
-        num_chains=args.chains,
-        progress_bar=not args.quiet,
+        **_run_options(args),
     )
     with atomic_path(outputs[0]) as tmp:
         result.customers.to_csv(tmp, index=False)

@@ -189,6 +189,15 @@ def _add_transaction_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_run_args(parser: argparse.ArgumentParser, *, seed_help: str) -> None:
+    """How a fit runs: method, seed, warm-up, draws and chains (fit and evaluate)."""
+    parser.add_argument("--method", choices=("auto", "nuts", "svi"), default="auto")
+    parser.add_argument("--seed", type=_seed, default=0, help=seed_help)
+    parser.add_argument("--num-warmup", type=_positive_int, default=500)
+    parser.add_argument("--num-samples", type=_positive_int, default=500)
+    parser.add_argument("--chains", type=_positive_int, default=2)
+
+
 def _add_fit(sub: Any) -> None:
     f = sub.add_parser("fit", help="fit persona weights (and profiles) to customer data")
     f.add_argument("data", type=Path, help="customer table in the basic schema (CSV or Parquet)")
@@ -218,7 +227,6 @@ def _add_fit(sub: Any) -> None:
         metavar="K",
         help=argparse.SUPPRESS,  # the 0.1 spelling of --n-personas, kept for one release
     )
-    f.add_argument("--method", choices=("auto", "nuts", "svi"), default="auto")
     f.add_argument(
         "--predictive",
         type=_positive_int,
@@ -232,10 +240,7 @@ def _add_fit(sub: Any) -> None:
         help="also write OUT/report.html (personagen report); its predictive checks use "
         f"--predictive DRAWS, {REPORT_PREDICTIVE_DRAWS} if not given",
     )
-    f.add_argument("--seed", type=_seed, default=0, help="seed of the fit (default 0)")
-    f.add_argument("--num-warmup", type=_positive_int, default=500)
-    f.add_argument("--num-samples", type=_positive_int, default=500)
-    f.add_argument("--chains", type=_positive_int, default=2)
+    _add_run_args(f, seed_help="seed of the fit (default 0)")
     _add_config_args(f)
     f.add_argument("--overwrite", action="store_true")
     f.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -255,11 +260,7 @@ def _add_evaluate(sub: Any) -> None:
         "-k", "--n-personas", type=_positive_int, dest="n_personas", metavar="K",
         help="the number of personas to learn (learn mode)",
     )  # fmt: skip
-    e.add_argument("--method", choices=("auto", "nuts", "svi"), default="auto")
-    e.add_argument("--seed", type=_seed, default=0, help="seed of the fits and the EM mixture")
-    e.add_argument("--num-warmup", type=_positive_int, default=500)
-    e.add_argument("--num-samples", type=_positive_int, default=500)
-    e.add_argument("--chains", type=_positive_int, default=2)
+    _add_run_args(e, seed_help="seed of the fits and the EM mixture (default 0)")
     _add_config_args(e)
     e.add_argument("--overwrite", action="store_true")
     e.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -42,6 +42,7 @@ __all__ = [
     "SITE_DIMS",
     "FitOutputs",
     "check_diagnostics",
+    "diagnostics_summary",
     "fitted_from_posterior",
     "open_posterior",
     "posterior_config",
@@ -133,12 +134,17 @@ def _summary(idata: az.InferenceData, **kwargs) -> pd.DataFrame:
         return az.summary(idata, **kwargs)
 
 
+def diagnostics_summary(fitted: FittedModel) -> pd.DataFrame:
+    """Return r_hat, ESS and MCSE of every fitted site (NaN where a share is held fixed)."""
+    return _summary(az.from_dict(posterior=dict(fitted.draws)), kind="diagnostics")
+
+
 def check_diagnostics(fitted: FittedModel) -> list[str]:
     """Return warnings for r_hat > 1.01, bulk ESS < 400, divergences, or unsettled SVI."""
     warnings = []
     diagnostics = fitted.diagnostics
     if fitted.method == "nuts":
-        summary = _summary(az.from_dict(posterior=dict(fitted.draws)), kind="diagnostics")
+        summary = diagnostics_summary(fitted)
         high = summary.index[summary["r_hat"] > RHAT_MAX].tolist()
         if high:
             warnings.append(f"r_hat above {RHAT_MAX} for {high}; run longer chains")

@@ -61,19 +61,29 @@ def _label(name: str) -> str:
     return name.replace("_", " ")
 
 
+def _persona_axes(n: int) -> tuple[Figure, Any]:
+    """Return a figure with one horizontal row per persona, and its axes."""
+    fig = _figure(0.35 * n + 0.9)
+    return fig, fig.add_subplot()
+
+
+def _finish_persona_rows(ax: Any, personas: pd.Index, xlabel: str) -> None:
+    """Label the persona rows (first at the top), the x axis, and place the legend."""
+    ax.set_yticks(range(len(personas)), [_label(p) for p in personas])
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.legend(loc="lower right", frameon=False)
+
+
 def share_chart(shares: pd.DataFrame, colours: Mapping[str, str]) -> str:
     """Persona shares (bars, 95% intervals) against the configured weights (diamonds)."""
     with mpl.rc_context(_STYLE):
-        fig = _figure(0.35 * len(shares) + 0.9)
-        ax = fig.add_subplot()
+        fig, ax = _persona_axes(len(shares))
         y = np.arange(len(shares))
         err = np.vstack([shares["share"] - shares["low"], shares["high"] - shares["share"]])
         ax.barh(y, shares["share"], xerr=err, color=[colours[p] for p in shares.index])
         ax.scatter(shares["configured"], y, marker="D", color="black", zorder=3, label="configured")
-        ax.set_yticks(y, [_label(p) for p in shares.index])
-        ax.invert_yaxis()
-        ax.set_xlabel("share of customers")
-        ax.legend(loc="lower right", frameon=False)
+        _finish_persona_rows(ax, shares.index, "share of customers")
         return _svg(fig)
 
 
@@ -98,8 +108,7 @@ def heatmap_chart(table: pd.DataFrame, colour_label: str) -> str:
 def range_chart(ranges: pd.DataFrame, colours: Mapping[str, str], unit: str) -> str:
     """Per persona: 5-95% whiskers, 25-75% box and median against the YAML range (band)."""
     with mpl.rc_context(_STYLE):
-        fig = _figure(0.35 * len(ranges) + 0.9)
-        ax = fig.add_subplot()
+        fig, ax = _persona_axes(len(ranges))
         for y, (persona, row) in enumerate(ranges.iterrows()):
             ax.barh(y, row["hi"] - row["lo"], left=row["lo"], height=0.8, color="#dddddd",
                     label="YAML range" if y == 0 else None)  # fmt: skip
@@ -107,11 +116,8 @@ def range_chart(ranges: pd.DataFrame, colours: Mapping[str, str], unit: str) -> 
             ax.barh(y, row["q75"] - row["q25"], left=row["q25"], height=0.4,
                     color=colours[persona])  # fmt: skip
             ax.plot([row["q50"]] * 2, [y - 0.25, y + 0.25], color="black", lw=1.5)
-        ax.set_yticks(range(len(ranges)), [_label(p) for p in ranges.index])
-        ax.invert_yaxis()
         ax.set_xscale("log")
-        ax.set_xlabel(unit)
-        ax.legend(loc="lower right", frameon=False)
+        _finish_persona_rows(ax, ranges.index, unit)
         return _svg(fig)
 
 
@@ -142,8 +148,7 @@ def rfm_chart(histograms: Mapping[str, pd.DataFrame]) -> str:
 def weights_chart(weights: pd.DataFrame, colours: Mapping[str, str]) -> str:
     """Posterior mean and 90% interval of each persona weight, YAML weight as a diamond."""
     with mpl.rc_context(_STYLE):
-        fig = _figure(0.35 * len(weights) + 0.9)
-        ax = fig.add_subplot()
+        fig, ax = _persona_axes(len(weights))
         y = np.arange(len(weights))
         err = np.vstack([weights["mean"] - weights["q05"], weights["q95"] - weights["mean"]])
         for i, persona in enumerate(weights.index):
@@ -151,10 +156,7 @@ def weights_chart(weights: pd.DataFrame, colours: Mapping[str, str]) -> str:
                         color=colours[persona], capsize=3)  # fmt: skip
         ax.scatter(weights["prior"], y, marker="D", facecolor="none", edgecolor="black",
                    label="YAML weight (prior centre)")  # fmt: skip
-        ax.set_yticks(y, [_label(p) for p in weights.index])
-        ax.invert_yaxis()
-        ax.set_xlabel("persona weight (posterior mean, 90% interval)")
-        ax.legend(loc="lower right", frameon=False)
+        _finish_persona_rows(ax, weights.index, "persona weight (posterior mean, 90% interval)")
         return _svg(fig)
 
 
@@ -194,8 +196,7 @@ def ppc_count_chart(counts: pd.DataFrame) -> str:
 def membership_chart(confidence: pd.DataFrame, colours: Mapping[str, str]) -> str:
     """Draw customers per most likely persona; the solid part is assigned with p > 0.9."""
     with mpl.rc_context(_STYLE):
-        fig = _figure(0.35 * len(confidence) + 0.9)
-        ax = fig.add_subplot()
+        fig, ax = _persona_axes(len(confidence))
         y = np.arange(len(confidence))
         total = confidence["customers"].to_numpy()
         sure = total * np.nan_to_num(confidence["confident"].to_numpy())
@@ -204,8 +205,5 @@ def membership_chart(confidence: pd.DataFrame, colours: Mapping[str, str]) -> st
         ax.barh(y, sure, color=c)
         ax.barh([], [], color="#777777", alpha=0.35, label="most likely persona")
         ax.barh([], [], color="#777777", label="probability above 0.9")
-        ax.set_yticks(y, [_label(p) for p in confidence.index])
-        ax.invert_yaxis()
-        ax.set_xlabel("customers")
-        ax.legend(loc="lower right", frameon=False)
+        _finish_persona_rows(ax, confidence.index, "customers")
         return _svg(fig)

@@ -7,7 +7,6 @@ returns a small table. Diagnostics use the thresholds of
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -16,8 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from personagen.config import DEPARTMENT_UNITS_PREFIX, build_prior_arrays
-from personagen.infer import ESS_MIN, RHAT_MAX, SVI_CONVERGED, FittedModel
+from personagen.config import DEPARTMENT_UNITS_PREFIX
+from personagen.infer import ESS_MIN, RHAT_MAX, SVI_CONVERGED, FittedModel, diagnostics_summary
 
 __all__ = [
     "PPC_LEVEL",
@@ -76,7 +75,7 @@ def department_profiles(fitted: FittedModel) -> ProfileSummary:
     if draws is not None:
         values = np.asarray(draws).reshape(-1, *np.asarray(draws).shape[-2:]).mean(0)
     else:
-        values = np.asarray(build_prior_arrays(fitted.config).department_probs)
+        values = np.asarray(fitted.priors.department_probs)
     shares = pd.DataFrame(
         values,
         index=pd.Index(fitted.persona_names, name="persona"),
@@ -90,9 +89,7 @@ def diagnostics_table(fitted: FittedModel) -> pd.DataFrame:
     rows = []
     d = fitted.diagnostics
     if fitted.method == "nuts":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            summary = az.summary(az.from_dict(posterior=dict(fitted.draws)), kind="diagnostics")
+        summary = diagnostics_summary(fitted)
         r_hat = float(np.nanmax(summary["r_hat"]))
         ess_bulk = float(np.nanmin(summary["ess_bulk"]))
         ess_tail = float(np.nanmin(summary["ess_tail"]))

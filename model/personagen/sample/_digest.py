@@ -87,6 +87,9 @@ class RunDigest:
     class_cents: np.ndarray | None = field(init=False, default=None)
     histograms: dict[str, np.ndarray] = field(init=False)
     outside: dict[str, np.ndarray] = field(init=False)
+    _aov_range: np.ndarray = field(init=False, repr=False)
+    _freq_range: np.ndarray = field(init=False, repr=False)
+    _regular: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         p = len(self.config.persona_names)
@@ -104,6 +107,11 @@ class RunDigest:
             "avg_order_value": np.zeros(p, np.int64),
             "frequency_per_month_regular": np.zeros(p, np.int64),
         }
+        specs = self.config.personas.personas.values()
+        self._aov_range = np.array([s.spending_profile.avg_order_value for s in specs])
+        self._freq_range = np.array([s.spending_profile.frequency_per_month for s in specs])
+        segments = list(self.config.segments.segments)
+        self._regular = segments.index(REGULAR_SEGMENT) if REGULAR_SEGMENT in segments else -1
 
     def update(self, chunk: CustomerChunk, basic: pa.RecordBatch) -> None:
         """Add one chunk (its arrays and its basic-table rows)."""
@@ -127,27 +135,19 @@ class RunDigest:
         for name, edges in HISTOGRAM_EDGES.items():
             bins = len(edges) - 1
             self.histograms[name] += _counts(persona * bins + _bin(columns[name], edges), (p, bins))
-        segments = list(self.config.segments.segments)
-        regular_index = segments.index(REGULAR_SEGMENT) if REGULAR_SEGMENT in segments else -1
-        regular = segment == regular_index
+        regular = segment == self._regular
         freq = columns["frequency_per_month"]
         edges = HISTOGRAM_EDGES["frequency_per_month"]
         bins = len(edges) - 1
         flat = persona[regular] * bins + _bin(freq[regular], edges)
         self.histograms["frequency_per_month_regular"] += _counts(flat, (p, bins))
-        aov_range, freq_range = self._ranges()
+        aov_range, freq_range = self._aov_range, self._freq_range
         aov = columns["avg_order_value"]
         out_aov = (aov < aov_range[persona, 0]) | (aov > aov_range[persona, 1])
         self.outside["avg_order_value"] += np.bincount(persona[out_aov], minlength=p)
         out_freq = regular & ((freq < freq_range[persona, 0]) | (freq > freq_range[persona, 1]))
         self.outside["frequency_per_month_regular"] += np.bincount(persona[out_freq], minlength=p)
         self.n += chunk.n
-
-    def _ranges(self) -> tuple[np.ndarray, np.ndarray]:
-        specs = self.config.personas.personas.values()
-        aov = np.array([s.spending_profile.avg_order_value for s in specs], np.float64)
-        freq = np.array([s.spending_profile.frequency_per_month for s in specs], np.float64)
-        return aov, freq
 
     def to_dict(self, metadata: Mapping[str, Any]) -> dict[str, Any]:
         """Return the digest as JSON-ready data, with the run's seed, config hash and version."""
