@@ -30,8 +30,8 @@ def test_shipped_config_is_valid():
         "high_value_frequent",
         "medium_value_regular",
         "low_value_occasional",
-        "churned_inactive",
     }
+    assert config.segments.labels[-1] == "churned_inactive"
 
 
 def test_shipped_legacy_config_is_valid():
@@ -139,13 +139,69 @@ def test_misspelt_kids_department_is_an_error(shipped):
 
 
 def test_range_non_positive(shipped):
-    edit(shipped["segments"], "recency_days: [1, 30]", "recency_days: [0, 30]")
+    edit(shipped["segments"], "lifetime_months: [12, 60]", "lifetime_months: [0, 60]")
     with pytest.raises(
         ConfigError,
         match=re.escape(
-            "segments.high_value_frequent.recency_days: expected [lo, hi] with 0 < lo < hi, "
-            "got [0, 30] (non-positive)"
+            "segments.high_value_frequent.lifetime_months: expected [lo, hi] with 0 < lo < hi, "
+            "got [0, 60] (non-positive)"
         ),
+    ):
+        load(shipped)
+
+
+def test_schema_version_1_segments_file_says_how_to_migrate(shipped):
+    edit(shipped["segments"], "schema_version: 2", "schema_version: 1")
+    with pytest.raises(ConfigError) as err:
+        load(shipped)
+    (problem,) = err.value.problems
+    assert problem.file == str(shipped["segments"]) and problem.path == "schema_version"
+    assert "delete every recency_days key" in problem.message
+    assert "dropped_out: {name, description}" in problem.message
+
+
+def test_recency_per_segment_is_an_unknown_key(shipped):
+    edit(
+        shipped["segments"],
+        "lifetime_months: [12, 60]",
+        "recency_days: [1, 30]\n    lifetime_months: [12, 60]",
+    )
+    with pytest.raises(
+        ConfigError, match=r"segments.high_value_frequent: unknown key 'recency_days'"
+    ):
+        load(shipped)
+
+
+def test_dropped_out_label_must_not_be_a_segment(shipped):
+    edit(shipped["segments"], "name: churned_inactive", "name: low_value_occasional")
+    with pytest.raises(
+        ConfigError, match=r"dropped_out.name: 'low_value_occasional' is also an engagement segment"
+    ):
+        load(shipped)
+
+
+def test_typical_segment_cannot_be_the_dropped_out_state(shipped):
+    edit(
+        shipped["priors"],
+        "typical_segment: low_value_occasional",
+        "typical_segment: churned_inactive",
+        count=1,
+    )
+    with pytest.raises(
+        ConfigError, match=r"typical_segment: 'churned_inactive' is the dropped-out label"
+    ):
+        load(shipped)
+
+
+def test_dropout_probability_must_lie_inside_zero_one(shipped):
+    edit(
+        shipped["priors"],
+        "baby_share: 0.0\n",
+        "baby_share: 0.0\n      dropout_probability: [0.1, 1.5]\n",
+        count=1,
+    )
+    with pytest.raises(
+        ConfigError, match=r"knobs.dropout_probability: expected a range inside \(0, 1\)"
     ):
         load(shipped)
 
@@ -234,8 +290,8 @@ def test_hierarchy_and_segment_problems_reported_together(shipped):
     )
     edit(
         shipped["segments"],
-        "base_share: 0.25\n    recency_days: [1, 30]",
-        "base_share: 0.5\n    recency_days: [1, 30]",
+        "base_share: 0.30\n    lifetime_months: [12, 60]",
+        "base_share: 0.6\n    lifetime_months: [12, 60]",
     )
     with pytest.raises(ConfigError) as err:
         load(shipped)
@@ -274,5 +330,5 @@ def test_config_is_frozen():
 def test_config_hash_is_stable_and_sensitive(shipped):
     a = load(shipped).config_hash()
     assert a == load(shipped).config_hash()
-    edit(shipped["segments"], "recency_days: [1, 30]", "recency_days: [1, 31]")
+    edit(shipped["segments"], "lifetime_months: [12, 60]", "lifetime_months: [12, 61]")
     assert load(shipped).config_hash() != a

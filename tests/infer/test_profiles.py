@@ -1,4 +1,4 @@
-"""Profiles and learn modes: sufficient-statistic likelihood, recovery, relabelling, K choice."""
+"""The profiles mode: sufficient-statistic likelihood, enumeration, recovery, SVI."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ import numpy as np
 import pytest
 from numpyro import handlers
 from numpyro.infer.util import log_density
-from scipy.optimize import linear_sum_assignment
 
 from personagen import load_config
 from personagen.config import build_prior_arrays, build_structure
 from personagen.infer import (
-    choose_personas,
     customer_log_likelihood,
     exchangeable_config,
     fit_customers,
@@ -25,8 +23,6 @@ from personagen.infer import (
     prepare_fit_data,
     profiles_model,
     profiles_population,
-    relabel_draws,
-    to_inference_data,
 )
 from personagen.story import as_arrays, draw_population, mean_population
 
@@ -80,6 +76,10 @@ N_PROFILES = 2_000
 SHIFT = 0.2
 VALUE_SHIFT = np.log(1.3)
 CONCENTRATION_FACTOR = 0.25
+#: Truth of the purchase process: persona 0 drops out more (odds x e), persona 1's
+#: customers differ more in their rate (log-scale sd doubled).
+DROPOUT_SHIFT = 1.0
+RATE_SD_FACTOR = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +93,16 @@ def profiles_fit():
     value[2] += VALUE_SHIFT
     concentration = np.array(truth.customer_concentration)
     concentration[1] *= CONCENTRATION_FACTOR
+    dropout = np.array(truth.dropout_loc)
+    dropout[0] += DROPOUT_SHIFT
+    rate_sd = np.array(truth.purchase_rate_sd)
+    rate_sd[1] *= RATE_SD_FACTOR
     truth = truth._replace(
         department_profile=jnp.asarray(profile),
         order_value_loc=jnp.asarray(value),
         customer_concentration=jnp.asarray(concentration),
+        dropout_loc=jnp.asarray(dropout),
+        purchase_rate_sd=jnp.asarray(rate_sd),
     )
     obs, _ = simulate(priors, structure, truth, N_PROFILES, seed=11)
     fit = fit_customers(
@@ -134,6 +140,26 @@ def test_profiles_mode_learns_each_personas_customer_concentration(profiles_fit)
     assert log_c[:, 1].mean() < np.log(50) + np.log(CONCENTRATION_FACTOR) / 2
 
 
+# Each persona's purchase-process parameters lie within this many of their own posterior
+# sds of the truth (a z of 4 is exceeded with probability 6e-5 per parameter under a
+# well-calibrated posterior; 8 parameters).
+PROCESS_Z = 4.0
+
+
+def test_profiles_mode_recovers_the_rate_and_dropout_of_each_persona(profiles_fit):
+    _, truth, fit = profiles_fit
+    prior = fit.prior_mean_population()
+    for site, transform in (("dropout_loc", np.asarray), ("purchase_rate_sd", np.log)):
+        draws = transform(fit.draws[site].reshape(-1, 4))
+        z = (draws.mean(0) - transform(np.asarray(getattr(truth, site)))) / draws.std(0)
+        assert np.abs(z).max() < PROCESS_Z, (site, z)
+    # the shifted ones moved at least half-way from the prior centre to the truth
+    dropout = fit.draws["dropout_loc"].reshape(-1, 4)[:, 0].mean()
+    assert dropout > float(prior.dropout_loc[0]) + DROPOUT_SHIFT / 2
+    log_sd = np.log(fit.draws["purchase_rate_sd"].reshape(-1, 4)[:, 1]).mean()
+    assert log_sd > np.log(float(prior.purchase_rate_sd[1]) * RATE_SD_FACTOR**0.5)
+
+
 # SVI (multivariate normal guide) against NUTS on the same 2,000 customers: department
 # shares within 0.02 and order value locations within 0.05 (posterior sds are ~0.01 and ~0.03)
 SVI_SHARE_TOLERANCE = 0.02
@@ -154,80 +180,3 @@ def test_profiles_svi_agrees_with_nuts(profiles_fit):
     share_gap = np.abs(mean["department_profile"] - ref["department_profile"]).max()
     assert share_gap < SVI_SHARE_TOLERANCE
     assert np.abs(mean["order_value_loc"] - ref["order_value_loc"]).max() < SVI_VALUE_TOLERANCE
-
-
-N_LEARN = 1_000
-# Tolerances from the posterior sds of the K = 3 fit (measured: weights 0.013-0.016,
-# department shares at most 0.0073, log order value locations 0.013-0.019): about 3 sd for
-# the weights, 4 sd of the largest for shares and order values.
-LEARN_WEIGHT_TOLERANCE = 0.05
-LEARN_SHARE_TOLERANCE = 0.03
-LEARN_VALUE_TOLERANCE = 0.08
-
-
-@pytest.fixture(scope="module")
-def learn_fits():
-    truth_config = load_config(priors=DATA / "learn_truth.yml", hierarchy=LEGACY)
-    truth_priors, truth_structure = build_prior_arrays(truth_config), build_structure(truth_config)
-    truth_pop = mean_population(truth_priors, truth_structure)
-    obs, personas = simulate(truth_priors, truth_structure, truth_pop, N_LEARN, seed=21)
-    template = load_config(priors=DATA / "learn_template.yml", hierarchy=LEGACY)
-    fits = {
-        k: fit_customers(
-            template,
-            obs,
-            mode="learn",
-            n_personas=k,
-            key=jax.random.key(k),
-            num_warmup=150,
-            num_samples=150,
-        )
-        for k in (2, 3, 4)
-    }
-    return truth_priors, obs, personas, fits
-
-
-def test_learn_mode_recovers_k_and_the_components(learn_fits):
-    """One test, so that xdist fits the three models once (a fixture runs once per worker)."""
-    truth, obs, _, fits = learn_fits
-    k, table = choose_personas({k: to_inference_data(f, obs) for k, f in fits.items()})
-    assert k == 3
-    assert set(table.index) == {2, 3, 4}
-    fit = fits[3]
-    d = {k: v.reshape(-1, *v.shape[2:]).mean(0) for k, v in fit.draws.items()}
-    cost = np.abs(d["department_profile"][:, None] - truth.department_probs[None]).sum(-1)
-    _, cols = linear_sum_assignment(cost)
-    # learned personas are numbered by decreasing weight: 0.5, 0.3, 0.2
-    assert list(cols) == [0, 1, 2]
-    assert np.abs(d["persona_weights"] - truth.weights).max() < LEARN_WEIGHT_TOLERANCE
-    assert np.abs(d["department_profile"] - truth.department_probs).max() < LEARN_SHARE_TOLERANCE
-    value_error = np.abs(d["order_value_loc"] - truth.log_order_value_loc).max()
-    assert value_error < LEARN_VALUE_TOLERANCE
-
-
-def test_relabelling_undoes_a_permutation():
-    rng = np.random.default_rng(0)
-    profile = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.15, 0.15, 0.7]])
-    weights = np.array([0.5, 0.3, 0.2])
-    n = 40
-    draws = {
-        "persona_weights": np.tile(weights, (2, n, 1)) + rng.normal(0, 0.01, (2, n, 3)),
-        "department_profile": np.tile(profile, (2, n, 1, 1)) + rng.normal(0, 0.01, (2, n, 3, 3)),
-    }
-    perm = np.array([2, 0, 1])
-    switched = {k: v.copy() for k, v in draws.items()}
-    switched["persona_weights"][1] = draws["persona_weights"][1][:, perm]  # chain 2 relabelled
-    switched["department_profile"][1] = draws["department_profile"][1][:, perm]
-    out, fraction = relabel_draws(switched)
-    assert fraction == pytest.approx(0.5)
-    assert np.allclose(out["persona_weights"], draws["persona_weights"])
-    assert np.allclose(out["department_profile"], draws["department_profile"])
-
-
-def test_learn_needs_a_one_persona_template():
-    from personagen.errors import ConfigError, ParameterError
-
-    with pytest.raises(ConfigError, match="exactly one persona, got 10"):
-        exchangeable_config(load_config(), 3)
-    with pytest.raises(ParameterError, match="n_personas: learn mode needs at least 2"):
-        exchangeable_config(load_config(priors=DATA / "learn_template.yml", hierarchy=LEGACY), 1)

@@ -98,28 +98,41 @@ def test_marginal_density_equals_enumeration(priors, structure):
     assert float(got) == pytest.approx(want, abs=1e-3)
 
 
-def test_order_count_term_is_the_poisson_gamma_integral(priors, structure):
-    """The likelihood's order term equals the integral of Poisson(r L) over the rate's gamma."""
+def test_order_count_term_is_the_purchase_process_count_law(priors, structure):
+    """The count-only term integrates the process over the rate's gamma and dropout's beta."""
     from personagen.infer import order_count_log_prob
 
     pop = mean_population(priors, structure)
-    n_orders, lifetime = np.array([1, 24, 60]), np.array([3.0, 14.0, 30.0])
+    n_orders, lifetime = np.array([1, 3, 24, 60]), np.array([3.0, 9.0, 14.0, 30.0])
     got = np.asarray(order_count_log_prob(pop, priors, n_orders, lifetime))
-    assert got.shape == (3, 10, len(priors.log_multiplier_loc))
-    for p, s in [(0, 0), (3, 1), (9, 3)]:
+    assert got.shape == (4, 10, len(priors.log_multiplier_loc))
+    for p, s in [(0, 0), (3, 1), (9, 2)]:
         # the gamma with the lognormal's mean and variance (docs/decisions.md), by hand
         loc = float(priors.log_rate_loc[p] + priors.log_multiplier_loc[s])
         sd2 = float(priors.log_rate_sd[p]) ** 2 + float(priors.log_multiplier_sd[s]) ** 2
         mean, var = np.exp(loc + sd2 / 2), np.expm1(sd2) * np.exp(2 * loc + sd2)
         rate = ss.gamma(mean**2 / var, scale=var / mean)
+        m = 1 / (1 + np.exp(-float(priors.logit_dropout_loc[p])))
+        kappa = float(priors.dropout_concentration[p])
+        dropout = ss.beta(m * kappa, (1 - m) * kappa)
         for i, (n, life) in enumerate(zip(n_orders, lifetime, strict=True)):
+            x = n - 1
 
-            def integrand(r, n=n, life=life, rate=rate):
-                return ss.poisson(r * life).pmf(n - 1) * rate.pdf(r)
+            def active(r, x=x, life=life, rate=rate):
+                return ss.poisson(r * life).pmf(x) * rate.pdf(r)
 
-            want = np.log(si.quad(integrand, 0, rate.ppf(1 - 1e-12), limit=400)[0])
-            # float32 log-probabilities of magnitude up to ~10: 1e-4 is a few ulps
-            assert got[i, p, s] == pytest.approx(want, abs=1e-4), (n, life, p, s)
+            def dropped(r, x=x, life=life, rate=rate):
+                return ss.poisson(r * life).sf(x - 1) * rate.pdf(r)
+
+            top = rate.ppf(1 - 1e-12)
+            e_active = dropout.expect(lambda q, x=x: (1 - q) ** (x + 1))
+            e_dropped = dropout.expect(lambda q, x=x: q * (1 - q) ** x)
+            want = np.log(
+                e_active * si.quad(active, 0, top, limit=400)[0]
+                + e_dropped * si.quad(dropped, 0, top, limit=400)[0]
+            )
+            # float32 log-probabilities of magnitude up to ~10: 2e-4 is a few ulps
+            assert got[i, p, s] == pytest.approx(want, abs=2e-4), (n, life, p, s)
 
 
 def weights_of(run):

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import spearmanr
 
 from personagen.config import department_value_columns
 from personagen.infer import open_posterior, read_posterior
@@ -174,6 +175,11 @@ def test_predictive_checks_compare_data_with_replicates(fit_dir):
     observed = idata["observed_data"]["n_orders"].values
     assert stats.loc["mean purchases per customer", "observed"] == pytest.approx(observed.mean())
     assert ((stats["low"] <= stats["replicated_median"]) & (stats["p_value"] <= 1)).all()
+    # the joint law of frequency and recency: Spearman's rank correlation of the data
+    recency = idata["observed_data"]["recency_days"].values
+    rho = spearmanr(observed, recency).statistic
+    assert stats.loc["rank correlation of purchases and recency", "observed"] == pytest.approx(rho)
+    assert stats.loc["median recency (days)", "observed"] == np.median(recency)
     counts = fs.ppc_count_histogram(idata)
     assert counts["observed"].sum() == pytest.approx(1.0)
     shares = fs.ppc_department_shares(idata)

@@ -8,7 +8,12 @@ import pytest
 from numpyro import handlers
 
 from personagen import load_config
-from personagen.config import build_prior_arrays, build_structure, interval_to_lognormal
+from personagen.config import (
+    beta_from_interval,
+    build_prior_arrays,
+    build_structure,
+    interval_to_lognormal,
+)
 from personagen.story import CORE_SITES, DETAIL_SITES, mean_population, persona_model
 
 
@@ -24,9 +29,16 @@ def structure():
 
 def test_every_site_has_its_documented_shape(priors, structure):
     n = 7
-    trace = handlers.trace(handlers.seed(persona_model, jax.random.key(0))).get_trace(
-        structure, priors, n_customers=n
-    )
+
+    @jax.jit
+    def site_values(key, priors):
+        # jitted: traced eagerly, every small operation of the model compiles on its own
+        trace = handlers.trace(handlers.seed(persona_model, key)).get_trace(
+            structure, priors, n_customers=n
+        )
+        return {k: v["value"] for k, v in trace.items() if v["type"] in ("sample", "deterministic")}
+
+    sites = site_values(jax.random.key(0), priors)
     P, D, C = 10, 21, 394
     expected = {
         "persona_weights": (P,),
@@ -35,18 +47,22 @@ def test_every_site_has_its_documented_shape(priors, structure):
         "class_profile": (P, C),
         "order_value_loc": (P,),
         "purchase_rate_loc": (P,),
+        "purchase_rate_sd": (P,),
+        "dropout_loc": (P,),
         "customer_concentration": (P,),
         "persona": (n,),
         "segment": (n,),
         "lifetime_months": (n,),
         "purchase_rate": (n,),
-        "extra_orders": (n,),
+        "dropout_probability": (n,),
+        "orders_before_dropout": (n,),
+        "arrivals": (n,),
+        "last_order_share": (n,),
         "extra_units_rate": (n,),
         "extra_units": (n,),
         "order_value_customer": (n,),
         "total_revenue": (n,),
         "department_units": (n, D),
-        "recency_days": (n,),
         "return_rate": (n,),
         "class_units": (n, C),
         "baby_units": (n,),
@@ -55,11 +71,10 @@ def test_every_site_has_its_documented_shape(priors, structure):
         "age": (n,),
         "profile_draws": (n, 8),
     }
-    sites = {k: v for k, v in trace.items() if v["type"] in ("sample", "deterministic")}
     assert set(sites) == set(expected)
     assert set(CORE_SITES) | set(DETAIL_SITES) <= set(sites)
     for name, shape in expected.items():
-        value = np.asarray(sites[name]["value"])
+        value = np.asarray(sites[name])
         assert value.shape == shape, name
         assert np.all(np.isfinite(value)), name
 
@@ -86,6 +101,30 @@ def test_structure_is_hashable_and_separate_from_the_numbers(priors, structure):
     # the priors are a pure pytree of arrays: every leaf converts to a JAX array
     leaves = jax.tree.leaves(jax.tree.map(jnp.asarray, priors))
     assert len(leaves) == len(priors) and all(isinstance(x, jax.Array) for x in leaves)
+
+
+def test_dropout_beta_has_the_logit_normal_moments():
+    """The dropout beta matches the mean and variance of the logit-normal of its range."""
+    import scipy.stats as ss
+
+    lo, hi = 0.01, 0.3
+    logit_mean, kappa = beta_from_interval(lo, hi)
+    mean = 1 / (1 + np.exp(-logit_mean))
+    beta = ss.beta(mean * kappa, (1 - mean) * kappa)
+    mu = (np.log(lo / (1 - lo)) + np.log(hi / (1 - hi))) / 2
+    sigma = (np.log(hi / (1 - hi)) - np.log(lo / (1 - lo))) / (2 * 1.6448536269514722)
+    import scipy.integrate as si
+
+    def moment(k):
+        def f(z):
+            return (1 / (1 + np.exp(-(mu + sigma * z)))) ** k * ss.norm.pdf(z)
+
+        return si.quad(f, -12, 12, epsabs=1e-13)[0]
+
+    mean_ln, second = moment(1), moment(2)
+    # quadrature against 64-node Gauss-Hermite: both near float64 precision
+    assert beta.mean() == pytest.approx(mean_ln, rel=1e-8)
+    assert beta.var() == pytest.approx(second - mean_ln**2, rel=1e-6)
 
 
 def test_interval_to_lognormal_central_90():

@@ -85,7 +85,7 @@ def _table(
     chunk: int,
 ) -> pd.DataFrame:
     layout = table_layout(config.hierarchy)
-    segments = list(config.segments.segments)
+    segments = list(config.segments.labels)
     frames = []
     for c in iter_customer_chunks(
         pop, priors, structure, key=key, n_customers=n, chunk_size=chunk, enriched=False

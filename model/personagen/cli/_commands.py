@@ -61,7 +61,11 @@ def summarise_config(config: PersonagenConfig) -> str:
     lines.append(f"{h.n_departments} departments, {h.n_classes} classes:")
     for dept, classes in zip(h.departments, h.classes, strict=True):
         lines.append(f"  {dept:<28} {len(classes):>3} classes")
-    lines.append(f"{len(config.segments.segments)} segments: {', '.join(config.segments.segments)}")
+    seg = config.segments
+    lines.append(
+        f"{len(seg.segments)} segments: {', '.join(seg.segments)} "
+        f"(dropped out: {seg.dropped_out.name})"
+    )
     lines.append("sources: " + ", ".join(f"{role}={path}" for role, path in config.sources))
     return "\n".join(lines)
 

@@ -170,7 +170,23 @@ def load_segments(path: str | Path) -> SegmentsFile:
     ConfigError
         Listing every problem, including base shares that do not sum to 1.
     """
-    return _checked_segments(_parse(path, SegmentsFile), str(path))
+    return _checked_segments(_validate_segments(read_yaml_mapping(path), str(path)), str(path))
+
+
+#: What a segments file of schema version 1 must change (its segments drew recency
+#: on their own; since version 2 it comes from the purchase process).
+SEGMENTS_V1_HINT = (
+    "schema_version 1 segments files are no longer read: recency now comes from the "
+    "purchase process. Set schema_version: 2, delete every recency_days key, and move the "
+    "churned segment out of segments into dropped_out: {name, description} "
+    "(docs/priors.md, 'Segments and the purchase process')"
+)
+
+
+def _validate_segments(data: Any, file: str) -> SegmentsFile:
+    if isinstance(data, Mapping) and data.get("schema_version") == 1:
+        raise ConfigError([Problem(file, "schema_version", SEGMENTS_V1_HINT)])
+    return _validate(data, SegmentsFile, file)
 
 
 def _checked_segments(parsed: SegmentsFile, file: str) -> SegmentsFile:
@@ -180,6 +196,15 @@ def _checked_segments(parsed: SegmentsFile, file: str) -> SegmentsFile:
     else:
         shares = {name: s.base_share for name, s in parsed.segments.items()}
         problems += _check_sum(file, "segments", shares, "segment base_share values")
+    if parsed.dropped_out.name in parsed.segments:
+        problems.append(
+            Problem(
+                file,
+                "dropped_out.name",
+                f"{parsed.dropped_out.name!r} is also an engagement segment: the dropped-out "
+                "label must differ from every name under segments",
+            )
+        )
     if problems:
         raise ConfigError(problems)
     return parsed
@@ -219,7 +244,17 @@ def _check_persona(
         file, f"{where}.knobs.adult_sizes", spec.knobs.adult_sizes, "size shares"
     )
     seg = spec.spending_profile.typical_segment
-    if seg not in segments.segments:
+    if seg == segments.dropped_out.name:
+        problems.append(
+            Problem(
+                file,
+                f"{where}.spending_profile.typical_segment",
+                f"{seg!r} is the dropped-out label, not an engagement segment (a customer "
+                "drops out through the purchase process); expected one of "
+                f"{', '.join(segments.segments)}",
+            )
+        )
+    elif seg not in segments.segments:
         allowed = list(segments.segments)
         hint = close_match_hint(seg, allowed)
         problems.append(
@@ -394,7 +429,7 @@ def config_from_dict(data: Any, *, source: str) -> PersonagenConfig:
     parsed = _validate(data["hierarchy"], HierarchyFile, f"{source}: config.hierarchy")
     hierarchy = build_hierarchy(parsed.departments, source=f"{source}: config.hierarchy")
     file = f"{source}: config.segments"
-    segments = _checked_segments(_validate(data["segments"], SegmentsFile, file), file)
+    segments = _checked_segments(_validate_segments(data["segments"], file), file)
     file = f"{source}: config.personas"
     personas = _checked_personas(
         _validate(data["personas"], PersonasFile, file), file, hierarchy, segments

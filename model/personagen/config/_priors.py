@@ -8,7 +8,9 @@ For a positive quantity that fixes a lognormal: ``mu = (log lo + log hi) / 2``,
 (purchase rate, extra units per order: gamma keeps the Poisson counts'
 marginal a negative binomial, which inference needs), the gamma has the
 lognormal's mean and variance. Return rates use a logit-normal fitted the same
-way on the logit scale.
+way on the logit scale; the per-order dropout probability is a beta (its
+marginal keeps the purchase process's likelihood closed-form) with the mean and
+variance of that logit-normal.
 
 Structure and numbers
 ---------------------
@@ -46,6 +48,7 @@ __all__ = [
     "PriorArrays",
     "PriorLeaf",
     "Structure",
+    "beta_from_interval",
     "build_prior_arrays",
     "build_structure",
     "interval_to_lognormal",
@@ -64,6 +67,27 @@ def interval_to_lognormal(lo: float, hi: float) -> tuple[float, float]:
     return mu, sigma
 
 
+#: Gauss-Hermite nodes used for the logit-normal moments of :func:`beta_from_interval`.
+_HERMITE_NODES = 64
+
+
+def beta_from_interval(lo: float, hi: float) -> tuple[float, float]:
+    """Return ``(logit mean, a + b)`` of the beta with the moments of a logit-normal.
+
+    The logit-normal is the one whose central 90% interval is ``[lo, hi]``; its mean
+    and variance are computed by Gauss-Hermite quadrature, and the beta with the same
+    two moments is returned as the logit of its mean and its concentration ``a + b``.
+    """
+    mu = 0.5 * (_logit(lo) + _logit(hi))
+    sigma = (_logit(hi) - _logit(lo)) / (2 * Z90)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(_HERMITE_NODES)
+    weights = weights / weights.sum()
+    p = 1.0 / (1.0 + np.exp(-(mu + sigma * nodes)))
+    mean = float(weights @ p)
+    var = float(weights @ p**2) - mean**2
+    return _logit(mean), mean * (1 - mean) / var - 1.0
+
+
 @dataclass(frozen=True)
 class Structure:
     """The static shape of the model: hashable, a jit static argument and a cache key.
@@ -78,7 +102,8 @@ class Structure:
     n_personas : int
         P, the persona axis of every persona-level prior.
     n_segments : int
-        S, the segment axis of every segment-level prior.
+        S, the engagement segments (the segment axis of every segment-level prior);
+        ``true_segment`` has one more label, the dropped-out one.
     """
 
     class_department: tuple[int, ...]
@@ -159,10 +184,12 @@ class PriorArrays(NamedTuple):
     ``profile_concentration`` (), ``location_sd`` (), ``customer_concentration`` (P,),
     ``log_order_value_loc`` (P,), ``log_order_value_sd_customer`` (P,),
     ``log_order_value_sd_order`` (P,), ``log_rate_loc`` (P,), ``log_rate_sd`` (P,),
-    ``log_extra_units_loc`` (P,), ``log_extra_units_sd`` (P,), ``segment_probs`` (P, S),
-    ``baby_share`` (P,), ``adult_size_probs`` (P, 5), ``gender_probs`` (P, 2),
-    ``age_range`` (P, 2) int32.
-    Segment level: ``log_recency_loc``/``_sd`` (S,), ``log_lifetime_loc``/``_sd`` (S,),
+    ``log_extra_units_loc`` (P,), ``log_extra_units_sd`` (P,), ``logit_dropout_loc`` (P,)
+    and ``dropout_concentration`` (P,) (the per-order dropout probability is
+    ``Beta(m kappa, (1 - m) kappa)`` with ``m = sigmoid(logit_dropout_loc)``),
+    ``segment_probs`` (P, S), ``baby_share`` (P,), ``adult_size_probs`` (P, 5),
+    ``gender_probs`` (P, 2), ``age_range`` (P, 2) int32.
+    Segment level (engagement segments): ``log_lifetime_loc``/``_sd`` (S,),
     ``log_multiplier_loc``/``_sd`` (S,), ``logit_return_loc``/``_sd`` (S,).
 
     The hierarchy's indices are not here: they are :class:`Structure`.
@@ -182,13 +209,13 @@ class PriorArrays(NamedTuple):
     log_rate_sd: PriorLeaf
     log_extra_units_loc: PriorLeaf
     log_extra_units_sd: PriorLeaf
+    logit_dropout_loc: PriorLeaf
+    dropout_concentration: PriorLeaf
     segment_probs: PriorLeaf
     baby_share: PriorLeaf
     adult_size_probs: PriorLeaf
     gender_probs: PriorLeaf
     age_range: PriorLeaf
-    log_recency_loc: PriorLeaf
-    log_recency_sd: PriorLeaf
     log_lifetime_loc: PriorLeaf
     log_lifetime_sd: PriorLeaf
     log_multiplier_loc: PriorLeaf
@@ -266,7 +293,6 @@ def _segment_arrays(config: PersonagenConfig) -> dict[str, np.ndarray]:
     f32 = np.float32
     out = {}
     for name, ranges in (
-        ("recency", [s.recency_days for s in segments]),
         ("lifetime", [s.lifetime_months for s in segments]),
         ("multiplier", [s.frequency_multiplier for s in segments]),
     ):
@@ -295,6 +321,7 @@ def _spending_arrays(personas: list[PersonaSpec]) -> dict[str, np.ndarray]:
             for p in personas
         ]
     )
+    dropout = np.array([beta_from_interval(*p.knobs.dropout_probability) for p in personas])
     return {
         "log_order_value_loc": aov[:, 0].astype(f32),
         "log_order_value_sd_customer": (aov[:, 1] * np.sqrt(share_c)).astype(f32),
@@ -303,6 +330,8 @@ def _spending_arrays(personas: list[PersonaSpec]) -> dict[str, np.ndarray]:
         "log_rate_sd": rate[:, 1].astype(f32),
         "log_extra_units_loc": extra[:, 0].astype(f32),
         "log_extra_units_sd": extra[:, 1].astype(f32),
+        "logit_dropout_loc": dropout[:, 0].astype(f32),
+        "dropout_concentration": dropout[:, 1].astype(f32),
     }
 
 

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 __all__ = [
     "Demographics",
+    "DroppedOutSpec",
     "HierarchyFile",
     "PersonaKnobs",
     "PersonaSpec",
@@ -120,6 +121,7 @@ class PersonaKnobs(_Frozen):
     basket_size: Range = (1.5, 6.0)
     between_customer_value_share: Share = 0.5
     typical_segment_share: Share = 0.6
+    dropout_probability: FractionRange = (0.001, 0.03)
     baby_share: Share = 0.2
     adult_sizes: dict[SizeLabel, Share] = Field(default_factory=_default_sizes)
     note: str = ""
@@ -159,19 +161,37 @@ class PersonasFile(_Frozen):
 
 
 class SegmentSpec(_Frozen):
-    """One RFM segment of ``priors/segments.yml``."""
+    """One engagement segment of ``priors/segments.yml``: parameters of the purchase process.
+
+    ``lifetime_months`` is the time from the first order to the as-of date (how long
+    the customer has been observed), ``frequency_multiplier`` scales the persona's
+    purchase rate while the customer is active.
+    """
 
     description: str
     base_share: Share
-    recency_days: Range
     lifetime_months: Range
     frequency_multiplier: Range
     return_rate: FractionRange
     note: str
 
 
-class SegmentsFile(_Frozen):
-    """``priors/segments.yml``."""
+class DroppedOutSpec(_Frozen):
+    """The segment label of customers whose purchase process has stopped (they dropped out)."""
 
-    schema_version: Literal[1]
+    name: str
+    description: str
+    note: str = ""
+
+
+class SegmentsFile(_Frozen):
+    """``priors/segments.yml`` (schema version 2: recency comes from the purchase process)."""
+
+    schema_version: Literal[2]
+    dropped_out: DroppedOutSpec
     segments: dict[str, SegmentSpec]
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Every ``true_segment`` value: the engagement segments, then the dropped-out label."""
+        return (*self.segments, self.dropped_out.name)

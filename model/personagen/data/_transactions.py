@@ -225,7 +225,8 @@ def _roll_up(frame: pd.DataFrame, hierarchy: ProductHierarchy) -> pd.DataFrame:
         "total_purchases": n_orders,
         "total_revenue": np.round(revenue, 2),
         "avg_order_value": np.round(revenue / n_orders, 2),
-        "recency_days": (as_of - last).dt.days.to_numpy() - 1,
+        # to the as-of date, like the lifetime: a one-order customer has recency = lifetime
+        "recency_days": (as_of - last).dt.days.to_numpy(),
         "customer_lifetime_months": lifetime_months,
         "frequency_per_month": np.round(n_orders / lifetime_months, 4),
         "return_rate": np.nan,  # transactions carry no returns

@@ -4,13 +4,14 @@
 story (:func:`personagen.story.customer_core`) under every persona, with the
 segment summed out and the latent rates integrated analytically:
 
-* orders: ``n - 1 ~ Poisson(r L)``, ``r ~ Gamma`` -> a gamma-Poisson (negative binomial);
+* orders: the purchase process (:mod:`personagen.story._process`): the number of repeat
+  orders and the time of the last one given the lifetime, with the gamma purchase rate
+  and the beta dropout probability integrated out in closed form;
 * units: ``U - n ~ Poisson(n e)``, ``e ~ Gamma`` -> a gamma-Poisson;
 * revenue: ``log R ~ Normal(loc + shift(n), sqrt(sd_between^2 + scale(n)^2))`` (the
   customer-level mean order value integrated out of the Fenton-Wilkinson law);
 * department units: the Dirichlet-multinomial's exact density;
-* lifetime, recency, return rate: their segment laws (recency is scored at
-  ``days + 0.5`` and its cap at the lifetime is ignored).
+* lifetime, return rate: their segment laws (recency is the purchase process's).
 
 The laws and their parameters come from the same helpers as the forward model
 (:func:`~personagen.story.gamma_from_lognormal`, :func:`~personagen.story.fenton_wilkinson`),
@@ -27,31 +28,55 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
 from jax import Array
-from jax.scipy.special import gammaln, logsumexp
+from jax.scipy.special import betainc, gammaln, logsumexp
 from jax.typing import ArrayLike
 from jaxtyping import Float, Int
 
 from personagen._compilation_cache import use_compilation_cache
-from personagen.config import PriorArrays
+from personagen.config import DAYS_PER_MONTH, PriorArrays
 from personagen.data import Observations
-from personagen.story import Population, as_arrays, fenton_wilkinson, gamma_from_lognormal
+from personagen.story import (
+    Population,
+    as_arrays,
+    combine_process_terms,
+    dropout_beta,
+    fenton_wilkinson,
+    gamma_from_lognormal,
+    process_count_terms,
+    process_log_prob,
+    rate_gamma,
+)
 
 __all__ = [
     "FitData",
     "customer_log_likelihood",
     "fit_log_likelihood",
+    "last_order_months",
     "order_count_log_prob",
     "prepare_fit_data",
+    "process_parameters",
+    "purchase_log_prob",
 ]
 
 
+def last_order_months(obs: Observations) -> Float[Array, " customers"]:
+    """Months from the first to the last order, ``t_x`` of the purchase process.
+
+    From the whole days of a customer table: the last order fell ``lifetime_days -
+    recency_days`` whole days after the first, so it is scored at the middle of that
+    day, ``(days + 0.5) / 30.4375`` months, and never after the lifetime. 0 for
+    customers with one order (the process does not use it).
+    """
+    lifetime = jnp.asarray(obs.lifetime_months, jnp.float32)
+    days = jnp.round(lifetime * DAYS_PER_MONTH) - jnp.asarray(obs.recency_days, jnp.float32)
+    months = jnp.minimum((jnp.maximum(days, 0.0) + 0.5) / DAYS_PER_MONTH, lifetime)
+    return jnp.where(jnp.asarray(obs.n_orders) > 1, months, 0.0)
+
+
 def _segment_terms(priors: PriorArrays, obs: Observations) -> Array:
-    """Log density of the segment-only observables, shape (N, S)."""
+    """Log density of the segment-only observables (lifetime, return rate), shape (N, S)."""
     lifetime = dist.LogNormal(priors.log_lifetime_loc, priors.log_lifetime_sd).log_prob(
         obs.lifetime_months[:, None]
-    )
-    recency = dist.LogNormal(priors.log_recency_loc, priors.log_recency_sd).log_prob(
-        obs.recency_days[:, None] + 0.5
     )
     known = ~jnp.isnan(obs.return_rate)[:, None]
     rr = jnp.clip(jnp.where(known, obs.return_rate[:, None], 0.5), 1e-4, 1 - 1e-4)
@@ -59,7 +84,36 @@ def _segment_terms(priors: PriorArrays, obs: Observations) -> Array:
     normal = dist.Normal(priors.logit_return_loc, priors.logit_return_sd)
     returns = normal.log_prob(logit) - jnp.log(rr * (1 - rr))
     returns = jnp.where(known, returns, 0.0)  # unknown return rates carry no information
-    return lifetime + recency + returns
+    return lifetime + returns
+
+
+def process_parameters(pop: Population, priors: PriorArrays) -> tuple[Array, ...]:
+    """Return ``(r, alpha)`` (P, S) of the rate gamma and ``(a, b)`` (P, 1) of the dropout beta."""
+    r, alpha = rate_gamma(
+        pop.purchase_rate_loc[:, None],
+        pop.purchase_rate_sd[:, None],
+        priors.log_rate_sd[:, None],
+        priors.log_multiplier_loc[None, :],
+        priors.log_multiplier_sd[None, :],
+    )
+    a, b = dropout_beta(pop.dropout_loc, priors.dropout_concentration)
+    return r, alpha, a[:, None], b[:, None]
+
+
+def purchase_log_prob(
+    pop: Population, priors: PriorArrays, obs: Observations
+) -> Float[Array, "customers personas segments"]:
+    """Return ``log p(x, t_x | T, persona p, segment s)`` of the purchase process, (N, P, S).
+
+    ``x`` repeat orders, ``t_x`` the time of the last order
+    (:func:`last_order_months`), ``T`` the lifetime; see
+    :func:`personagen.story.process_log_prob`.
+    """
+    r, alpha, a, b = process_parameters(pop, priors)
+    x = (obs.n_orders - 1).astype(jnp.float32)[:, None, None]
+    t_x = last_order_months(obs)[:, None, None]
+    big_t = obs.lifetime_months.astype(jnp.float32)[:, None, None]
+    return process_log_prob(x, t_x, big_t, r, alpha, a, b)
 
 
 def order_count_log_prob(
@@ -68,18 +122,24 @@ def order_count_log_prob(
     n_orders: Int[ArrayLike, " customers"],
     lifetime_months: Float[ArrayLike, " customers"],
 ) -> Float[Array, "customers personas segments"]:
-    """Return ``log p(n_orders | lifetime, persona p, segment s)``, shape (N, P, S).
+    """Return ``log P(n_orders | lifetime, persona p, segment s)``, shape (N, P, S).
 
-    The story draws ``n - 1 ~ Poisson(r L)`` with the purchase rate ``r`` gamma
-    (lognormal moments of persona x segment, :func:`~personagen.story.gamma_from_lognormal`);
-    integrated over ``r`` that is a gamma-Poisson (negative binomial) count.
+    The purchase process's count alone (the time of the last order summed out):
+    given the rate and the dropout probability, ``x = n - 1`` repeat orders happen
+    either with the customer still active, ``(1-q)^(x+1) Poisson(x; lambda T)``, or
+    with the customer dropping out after the ``x``-th, ``q (1-q)^x P(N_T >= x)``;
+    over the gamma rate these are a negative binomial pmf and tail (a regularised
+    incomplete beta), over the beta dropout two beta-function ratios.
     """
-    n = jnp.asarray(n_orders).astype(jnp.float32)[:, None, None]
-    lifetime = jnp.asarray(lifetime_months)[:, None, None]
-    rate_loc = pop.purchase_rate_loc[:, None] + priors.log_multiplier_loc[None, :]
-    rate_sd = jnp.sqrt(priors.log_rate_sd[:, None] ** 2 + priors.log_multiplier_sd[None, :] ** 2)
-    k, beta = gamma_from_lognormal(rate_loc, rate_sd)  # (P, S)
-    return dist.GammaPoisson(k, beta / lifetime).log_prob(n - 1.0)
+    r, alpha, a, b = process_parameters(pop, priors)
+    x = jnp.asarray(n_orders).astype(jnp.float32)[:, None, None] - 1.0
+    big_t = jnp.asarray(lifetime_months, jnp.float32)[:, None, None]
+    log_p = jnp.log(alpha) - jnp.log(alpha + big_t)  # NB success probability
+    log_1mp = jnp.log(big_t) - jnp.log(alpha + big_t)
+    pmf = gammaln(r + x) - gammaln(r) - gammaln(x + 1.0) + r * log_p + x * log_1mp
+    tail = jnp.log(jnp.where(x > 0, betainc(jnp.maximum(x, 1.0), r, jnp.exp(log_1mp)), 1.0))
+    beta_part = gammaln(b + x) - gammaln(a + b + x + 1.0) + gammaln(a + b) - gammaln(b)
+    return beta_part + jnp.logaddexp(jnp.log(b + x) + pmf, jnp.log(a) + tail)
 
 
 def customer_log_likelihood(
@@ -101,7 +161,7 @@ def customer_log_likelihood(
     Array, shape (N, P)
     """
     n = obs.n_orders.astype(jnp.float32)[:, None, None]  # (N, 1, 1) against (P, S)
-    orders = order_count_log_prob(pop, priors, obs.n_orders, obs.lifetime_months)  # (N, P, S)
+    orders = purchase_log_prob(pop, priors, obs)  # (N, P, S)
     segment = jnp.log(priors.segment_probs)[None] + orders + _segment_terms(priors, obs)[:, None, :]
     per_persona = logsumexp(segment, axis=-1)  # (N, P)
     n2 = n[..., 0]  # (N, 1)
@@ -123,9 +183,10 @@ class FitData(NamedTuple):
     """Observations reduced to what a fit of the profiles needs (:func:`prepare_fit_data`).
 
     Every term of :func:`customer_log_likelihood` that does not depend on the
-    fitted sites (persona weights, department profiles, order value and
-    purchase rate locations) is computed once; the department counts are kept
-    as their non-zero entries only, because ``lgamma(0 + a) - lgamma(a) = 0``.
+    fitted sites (persona weights, department profiles, order value location,
+    purchase process parameters, customer concentration) is computed once; the
+    department counts are kept as their non-zero entries only, because
+    ``lgamma(0 + a) - lgamma(a) = 0``.
 
     Attributes
     ----------
@@ -133,17 +194,23 @@ class FitData(NamedTuple):
         Units term, the constant parts of the revenue and department terms (the
         multinomial coefficient).
     order_constant : Array, shape (N, P, S)
-        log segment probability, segment-only terms and the constant part of the
-        gamma-Poisson order count.
-    n_orders : Array, shape (N, 1, 1)
-    log_lifetime : Array, shape (N, 1, 1)
+        log segment probability and the segment-only terms (lifetime, return rate).
+    repeat_orders, last_order_months, lifetime_months : Array, shape (N, 1, 1)
+        ``x``, ``t_x`` and ``T`` of the purchase process.
+    distinct_repeats : Array, shape (X, 1, 1)
+    repeat_index : Array, shape (N,), int32
+        The distinct values of ``x`` and each customer's: the lgamma terms of the
+        process depend on ``x`` only, so they are computed X times per persona and
+        segment, not N times (:func:`~personagen.story.process_count_terms`).
+    rate_prior_sd : Array, shape (P, 1)
+        The YAML spread of each persona's log rate (it fixes the gamma's mean).
+    multiplier_loc, multiplier_sd : Array, shape (1, S)
+        The segments' log frequency multipliers.
+    dropout_concentration : Array, shape (P,)
+        ``a + b`` of each persona's dropout beta.
     log_revenue_centred : Array, shape (N, P)
         ``log R - shift(n)``: the revenue term is Normal(loc_p, revenue_sd) of it.
     revenue_sd : Array, shape (N, P)
-    order_shape : Array, shape (P, S)
-        Gamma shape ``k`` of the purchase rate.
-    order_log_mean_offset : Array, shape (P, S)
-        ``log mean rate - purchase_rate_loc``.
     total_units : Array, shape (N, 1)
         Units per customer (the department term's ``lgamma(n + c)`` needs them).
     nz_customer : Array, shape (nnz,), int32
@@ -159,12 +226,17 @@ class FitData(NamedTuple):
 
     constant: Array
     order_constant: Array
-    n_orders: Array
-    log_lifetime: Array
+    repeat_orders: Array
+    last_order_months: Array
+    lifetime_months: Array
+    distinct_repeats: Array
+    repeat_index: Array
+    rate_prior_sd: Array
+    multiplier_loc: Array
+    multiplier_sd: Array
+    dropout_concentration: Array
     log_revenue_centred: Array
     revenue_sd: Array
-    order_shape: Array
-    order_log_mean_offset: Array
     total_units: Array
     nz_customer: Array
     nz_pair: Array
@@ -181,8 +253,11 @@ def prepare_fit_data(priors: PriorArrays, obs: Observations) -> FitData:
     pairs, pair_index = np.unique(np.column_stack([cols, counts]), axis=0, return_inverse=True)
     priors = as_arrays(priors)
     dense = _prepare_dense(priors, as_arrays(obs), rows, counts)
+    repeats, repeat_index = np.unique(np.asarray(obs.n_orders) - 1, return_inverse=True)
     return FitData(
         **dense,
+        distinct_repeats=jnp.asarray(repeats, jnp.float32)[:, None, None],
+        repeat_index=jnp.asarray(repeat_index.reshape(-1), jnp.int32),
         nz_customer=jnp.asarray(rows, jnp.int32),
         nz_pair=jnp.asarray(pair_index.reshape(-1), jnp.int32),
         pair_department=jnp.asarray(pairs[:, 0], jnp.int32),
@@ -195,16 +270,7 @@ def _prepare_dense(priors: PriorArrays, obs: Observations, rows: Array, counts: 
     """Return the dense (N, ...) terms of :class:`FitData` (jitted: eager they take seconds)."""
     n_customers = obs.n_orders.shape[0]
     n = obs.n_orders.astype(jnp.float32)[:, None, None]
-    lifetime = obs.lifetime_months.astype(jnp.float32)[:, None, None]
-    rate_sd2 = priors.log_rate_sd[:, None] ** 2 + priors.log_multiplier_sd[None, :] ** 2
-    k = 1.0 / jnp.expm1(rate_sd2)  # gamma shape of gamma_from_lognormal, (P, S)
-    order_constant = (
-        jnp.log(priors.segment_probs)[None]
-        + gammaln(n - 1.0 + k)
-        - gammaln(k)
-        - gammaln(n)
-        + _segment_terms(priors, obs)[:, None, :]
-    )
+    order_constant = jnp.log(priors.segment_probs)[None] + _segment_terms(priors, obs)[:, None, :]
     n2 = n[..., 0]
     k_e, beta_e = gamma_from_lognormal(priors.log_extra_units_loc, priors.log_extra_units_sd)
     units = dist.GammaPoisson(k_e, beta_e / n2).log_prob(obs.units[:, None] - n2)
@@ -221,12 +287,15 @@ def _prepare_dense(priors: PriorArrays, obs: Observations, rows: Array, counts: 
     return {
         "constant": constant,
         "order_constant": order_constant,
-        "n_orders": n,
-        "log_lifetime": jnp.log(lifetime),
+        "repeat_orders": n - 1.0,
+        "last_order_months": last_order_months(obs)[:, None, None],
+        "lifetime_months": obs.lifetime_months.astype(jnp.float32)[:, None, None],
+        "rate_prior_sd": jnp.asarray(priors.log_rate_sd)[:, None],
+        "multiplier_loc": jnp.asarray(priors.log_multiplier_loc)[None, :],
+        "multiplier_sd": jnp.asarray(priors.log_multiplier_sd)[None, :],
+        "dropout_concentration": jnp.asarray(priors.dropout_concentration),
         "log_revenue_centred": log_revenue - shift,
         "revenue_sd": revenue_sd,
-        "order_shape": k,
-        "order_log_mean_offset": priors.log_multiplier_loc[None, :] + 0.5 * rate_sd2,
         "total_units": total,
     }
 
@@ -234,20 +303,29 @@ def _prepare_dense(priors: PriorArrays, obs: Observations, rows: Array, counts: 
 def fit_log_likelihood(pop: Population, data: FitData) -> Float[Array, "customers personas"]:
     """Return the same (N, P) matrix as :func:`customer_log_likelihood`, from :class:`FitData`.
 
-    Costs O(N P S) cheap operations plus O(U P) lgamma calls per evaluation instead
-    of O(N P D) lgamma calls; ``tests/infer/test_profiles.py`` checks that both agree.
+    Costs O(N P S) cheap operations plus O(U P + X P S) lgamma calls per evaluation
+    instead of O(N P D + N P S); ``tests/infer/test_profiles.py`` checks that both agree.
     """
-    k = data.order_shape
-    log_mean = pop.purchase_rate_loc[:, None] + data.order_log_mean_offset  # (P, S)
-    log_b = jnp.log(k) - log_mean - data.log_lifetime  # (N, P, S)
-    extra = data.n_orders - 1.0
-    orders = k * log_b - (k + extra) * jax.nn.softplus(log_b)
+    r, alpha = rate_gamma(
+        pop.purchase_rate_loc[:, None],
+        pop.purchase_rate_sd[:, None],
+        data.rate_prior_sd,
+        data.multiplier_loc,
+        data.multiplier_sd,
+    )
+    a, b = dropout_beta(pop.dropout_loc, data.dropout_concentration)
+    distinct = process_count_terms(data.distinct_repeats, r, alpha, a[:, None], b[:, None])
+    common, log_active, log_dropped = (term[data.repeat_index] for term in distinct)
+    terms = (common, log_active, log_dropped)  # (N, P, S) each
+    orders = combine_process_terms(
+        terms, data.repeat_orders, data.last_order_months, data.lifetime_months, r, alpha
+    )
     per_persona = logsumexp(data.order_constant + orders, axis=-1)
     revenue = dist.Normal(pop.order_value_loc, data.revenue_sd).log_prob(data.log_revenue_centred)
     c = pop.customer_concentration
-    alpha = c[:, None] * pop.department_profile  # (P, D)
-    a = alpha.T[data.pair_department]  # (U, P)
-    per_pair = gammaln(data.pair_units[:, None] + a) - gammaln(a)
+    alpha_d = c[:, None] * pop.department_profile  # (P, D)
+    a_d = alpha_d.T[data.pair_department]  # (U, P)
+    per_pair = gammaln(data.pair_units[:, None] + a_d) - gammaln(a_d)
     n_customers = data.constant.shape[0]
     departments = jax.ops.segment_sum(
         per_pair[data.nz_pair], data.nz_customer, num_segments=n_customers

@@ -63,6 +63,8 @@ SITE_DIMS = {
     "department_profile": ["persona", "department"],
     "order_value_loc": ["persona"],
     "purchase_rate_loc": ["persona"],
+    "purchase_rate_sd": ["persona"],
+    "dropout_loc": ["persona"],
     "customer_concentration": ["persona"],
 }
 

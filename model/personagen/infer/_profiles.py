@@ -136,6 +136,8 @@ def _start(priors: PriorArrays, init: dict[str, np.ndarray] | None) -> dict[str,
         "department_profile": priors.department_probs,
         "order_value_loc": priors.log_order_value_loc,
         "purchase_rate_loc": priors.log_rate_loc,
+        "purchase_rate_sd": priors.log_rate_sd,
+        "dropout_loc": priors.logit_dropout_loc,
         "customer_concentration": priors.customer_concentration,
     }
     values.update(init or {})

@@ -7,6 +7,7 @@ returns a small table. Diagnostics use the thresholds of
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -132,14 +133,43 @@ def _order_value(revenue: np.ndarray, n_orders: np.ndarray) -> np.ndarray:
     return revenue / np.maximum(n_orders, 1)
 
 
-_STATISTICS = {
-    "mean purchases per customer": lambda o, r: o.mean(-1),
-    "sd of purchases": lambda o, r: o.std(-1),
-    "share of one-time buyers": lambda o, r: (o == 1).mean(-1),
-    "90th percentile of purchases": lambda o, r: np.quantile(o, 0.9, axis=-1),
-    "largest purchase count": lambda o, r: o.max(-1),
-    "median order value (USD)": lambda o, r: np.median(_order_value(r, o), axis=-1),
-    "mean revenue per customer (USD)": lambda o, r: r.mean(-1),
+def _rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman correlation over the last axis (average ranks for ties)."""
+    ra = stats.rankdata(a, axis=-1)
+    rb = stats.rankdata(b, axis=-1)
+    ra = ra - ra.mean(-1, keepdims=True)
+    rb = rb - rb.mean(-1, keepdims=True)
+    denominator = np.sqrt((ra**2).sum(-1) * (rb**2).sum(-1))
+    return (ra * rb).sum(-1) / np.maximum(denominator, 1e-12)
+
+
+def _repeat_recent(v: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Share of customers with at least two orders whose last order is under 30 days old."""
+    repeat = v["n_orders"] >= 2
+    recent = repeat & (v["recency_days"] < 30)
+    return recent.sum(-1) / np.maximum(repeat.sum(-1), 1)
+
+
+#: The statistics of :func:`ppc_statistics`: each maps the observed (or one replicated)
+#: data set's arrays, shaped (..., customers), to one number per data set. The recency
+#: rows and the rank correlation check the purchase process's joint law of frequency
+#: and recency, not only its counts.
+_STATISTICS: dict[str, Callable[[Mapping[str, np.ndarray]], np.ndarray]] = {
+    "mean purchases per customer": lambda v: v["n_orders"].mean(-1),
+    "sd of purchases": lambda v: v["n_orders"].std(-1),
+    "share of one-time buyers": lambda v: (v["n_orders"] == 1).mean(-1),
+    "90th percentile of purchases": lambda v: np.quantile(v["n_orders"], 0.9, axis=-1),
+    "largest purchase count": lambda v: v["n_orders"].max(-1),
+    "median recency (days)": lambda v: np.median(v["recency_days"], axis=-1),
+    "90th percentile of recency (days)": lambda v: np.quantile(v["recency_days"], 0.9, axis=-1),
+    "repeat buyers seen in the last 30 days": _repeat_recent,
+    "rank correlation of purchases and recency": lambda v: _rank_correlation(
+        v["n_orders"], v["recency_days"]
+    ),
+    "median order value (USD)": lambda v: np.median(
+        _order_value(v["revenue"], v["n_orders"]), axis=-1
+    ),
+    "mean revenue per customer (USD)": lambda v: v["revenue"].mean(-1),
 }
 
 
@@ -172,17 +202,17 @@ def _check(observed: float, replicated: np.ndarray) -> dict[str, float | str]:
 
 
 def ppc_statistics(idata: az.InferenceData) -> pd.DataFrame:
-    """Posterior predictive checks of purchase counts and order values.
+    """Posterior predictive checks of purchase counts, recency and order values.
 
     For each statistic: the observed value, the median and central
     :data:`PPC_LEVEL` interval over the replicated data sets, the two-sided
     predictive p-value and a status (``warning`` when ``p < 1 - PPC_LEVEL``).
     """
     obs = idata["observed_data"]
-    o, r = obs["n_orders"].values, obs["revenue"].values.astype(np.float64)
-    ro = _predictive(idata, "n_orders")
-    rr = _predictive(idata, "revenue").astype(np.float64)
-    rows = {name: _check(float(f(o, r)), f(ro, rr)) for name, f in _STATISTICS.items()}
+    names = ("n_orders", "revenue", "recency_days")
+    observed = {name: obs[name].values.astype(np.float64) for name in names}
+    replicated = {name: _predictive(idata, name).astype(np.float64) for name in names}
+    rows = {name: _check(float(f(observed)), f(replicated)) for name, f in _STATISTICS.items()}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("statistic")
 
 

@@ -94,7 +94,7 @@ class RunDigest:
     def __post_init__(self) -> None:
         p = len(self.config.persona_names)
         d = self.config.hierarchy.n_departments
-        self.persona_segment = np.zeros((p, len(self.config.segments.segments)), np.int64)
+        self.persona_segment = np.zeros((p, len(self.config.segments.labels)), np.int64)
         self.department_cents = np.zeros((p, d), np.int64)
         self.department_share_sum = np.zeros((p, d), np.float64)
         self.histograms = {
@@ -110,7 +110,7 @@ class RunDigest:
         specs = self.config.personas.personas.values()
         self._aov_range = np.array([s.spending_profile.avg_order_value for s in specs])
         self._freq_range = np.array([s.spending_profile.frequency_per_month for s in specs])
-        segments = list(self.config.segments.segments)
+        segments = list(self.config.segments.labels)
         self._regular = segments.index(REGULAR_SEGMENT) if REGULAR_SEGMENT in segments else -1
 
     def update(self, chunk: CustomerChunk, basic: pa.RecordBatch) -> None:
@@ -160,7 +160,7 @@ class RunDigest:
             "config_hash": metadata["config_hash"],
             "customers": self.n,
             "personas": list(self.config.persona_names),
-            "segments": list(self.config.segments.segments),
+            "segments": list(self.config.segments.labels),
             "departments": list(h.departments),
             "classes": classes if self.class_cents is not None else None,
             "persona_segment": self.persona_segment.tolist(),

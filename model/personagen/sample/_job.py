@@ -194,7 +194,7 @@ def sample_to_files(
     run = plan_run(config, request)
     names = config.persona_names
     layout = table_layout(config.hierarchy)
-    segments = list(config.segments.segments)
+    segments = list(config.segments.labels)
     meta = {
         "personagen.seed": str(request.seed),
         "personagen.config_hash": config.config_hash(),

@@ -102,7 +102,7 @@ def sample_table(config: PersonagenConfig, request: SampleRequest) -> pa.Table:
     check_request(request, config)
     run = plan_run(config, request)
     layout = table_layout(config.hierarchy)
-    segments = list(config.segments.segments)
+    segments = list(config.segments.labels)
     batches = []
     for chunk in run.chunks(chunk_size=MIN_BATCH, enriched=not request.basic_only):
         basic = basic_batch(chunk, layout, segments, request.as_of)

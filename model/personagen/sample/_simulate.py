@@ -54,7 +54,8 @@ MIN_BATCH = 1_024
 class CustomerChunk:
     """One chunk of simulated customers as NumPy arrays (rows ``start:start + n``).
 
-    ``core`` holds, per customer: ``customer_index``, ``persona``, ``segment``,
+    ``core`` holds, per customer: ``customer_index``, ``persona``, ``segment`` (the
+    ``true_segment`` label: an engagement segment, or S for a dropped-out customer),
     ``n_orders``, ``units``, ``revenue_cents``, ``lifetime_days``, ``recency_days``,
     ``return_rate``, ``department_units`` (n, D), ``department_cents`` (n, D).
     ``details`` (enriched only, else empty) adds ``class_units`` (n, C),
@@ -90,10 +91,12 @@ def _one_core(pop, priors, key, persona):
     dept_cents = split_cents(revenue_cents, dept_units, units)
     lifetime_days = jnp.maximum(jnp.round(site["lifetime_months"] * DAYS_PER_MONTH), 1.0)
     lifetime_days = lifetime_days.astype(jnp.int32)
-    recency = jnp.minimum(jnp.floor(site["recency_days"]).astype(jnp.int32), lifetime_days)
+    # days from the first to the last order; one-order customers: 0, so recency = lifetime
+    last_day = jnp.floor(site["last_order_months"] * DAYS_PER_MONTH).astype(jnp.int32)
+    recency = lifetime_days - jnp.minimum(last_day, lifetime_days)
     return {
         "persona": site["persona"].astype(jnp.int32),
-        "segment": site["segment"].astype(jnp.int32),
+        "segment": site["true_segment"].astype(jnp.int32),
         "n_orders": site["n_orders"],
         "units": units,
         "revenue_cents": revenue_cents,

@@ -110,7 +110,7 @@ def _basic_specs(hierarchy: ProductHierarchy) -> list[_Spec]:
         (
             "recency_days",
             pa.int32(),
-            "Days since the last order (<= lifetime in days)",
+            "Days from the last order to the as-of date (= lifetime in days for one order)",
             "days",
             "basic",
         ),
@@ -124,7 +124,7 @@ def _basic_specs(hierarchy: ProductHierarchy) -> list[_Spec]:
         (
             "customer_lifetime_months",
             pa.float64(),
-            "Time since signup (lifetime days / 30.4375)",
+            "Time from signup (the first order) to the as-of date (lifetime days / 30.4375)",
             "months",
             "basic",
         ),
@@ -138,7 +138,8 @@ def _basic_specs(hierarchy: ProductHierarchy) -> list[_Spec]:
         (
             "true_segment",
             pa.string(),
-            "RFM segment the customer was drawn from (ground truth)",
+            "Engagement segment the customer was drawn from, or the dropped-out label "
+            "if its purchase process stopped before the as-of date (ground truth)",
             "",
             "basic",
         ),

@@ -5,6 +5,7 @@ The second stage of the data flow (``docs/architecture.md``): it reads the
 of a configuration and imports no pandas, YAML or I/O.
 
 * :mod:`._population`: persona weights, profiles and locations (the prior written once);
+* :mod:`._process`: the purchase process (buy till you die) and its exact log density;
 * :mod:`._model`: each customer's story (:func:`customer_core`, :func:`customer_details`)
   and :func:`persona_model` for ``numpyro.infer.Predictive``;
 * :mod:`._distributions`, :mod:`._samplers`: numpyro distributions with exact
@@ -12,9 +13,11 @@ of a configuration and imports no pandas, YAML or I/O.
 """
 
 from personagen.story._distributions import (
+    FastBeta,
     FastBinomial,
     FastDirichletMultinomial,
     FastGamma,
+    FastGeometric,
     FastMultinomial,
     FastPoisson,
     GroupedDirichletMultinomial,
@@ -28,12 +31,15 @@ from personagen.story._model import (
     fenton_wilkinson,
     gamma_from_lognormal,
     persona_model,
+    rate_gamma,
 )
 from personagen.story._money import MAX_UNITS, split_cents
 from personagen.story._population import (
     CONCENTRATION_LOG_SD,
+    DROPOUT_LOC_SD,
     FITTED_SITES,
     MIN_FREE_CONCENTRATION,
+    RATE_SD_LOG_SD,
     DepartmentProfileSite,
     Population,
     anchored_department_profile,
@@ -45,31 +51,43 @@ from personagen.story._population import (
     population_model,
     population_sites,
 )
+from personagen.story._process import (
+    combine_process_terms,
+    dropout_beta,
+    process_count_terms,
+    process_log_prob,
+)
 from personagen.story._samplers import cumsum, segment_sum
 
 __all__ = [
     "CONCENTRATION_LOG_SD",
     "CORE_SITES",
     "DETAIL_SITES",
+    "DROPOUT_LOC_SD",
     "FITTED_SITES",
     "MAX_UNITS",
     "MIN_FREE_CONCENTRATION",
     "N_PROFILE_DRAWS",
+    "RATE_SD_LOG_SD",
     "DepartmentProfileSite",
+    "FastBeta",
     "FastBinomial",
     "FastDirichletMultinomial",
     "FastGamma",
+    "FastGeometric",
     "FastMultinomial",
     "FastPoisson",
     "GroupedDirichletMultinomial",
     "Population",
     "anchored_department_profile",
     "as_arrays",
+    "combine_process_terms",
     "cumsum",
     "customer_core",
     "customer_details",
     "dirichlet_department_profile",
     "draw_population",
+    "dropout_beta",
     "fenton_wilkinson",
     "gamma_from_lognormal",
     "mean_population",
@@ -77,6 +95,9 @@ __all__ = [
     "population_means",
     "population_model",
     "population_sites",
+    "process_count_terms",
+    "process_log_prob",
+    "rate_gamma",
     "segment_sum",
     "split_cents",
 ]

@@ -24,6 +24,7 @@ from personagen.story._samplers import cummax, cumsum, hash_uniform, log_gamma, 
 from personagen.story._tree import tree_multinomial
 
 __all__ = [
+    "FastBeta",
     "FastBinomial",
     "FastDirichletMultinomial",
     "FastGamma",
@@ -98,6 +99,33 @@ class FastGamma(dist.Gamma):
         shape = sample_shape + self.batch_shape
         alpha = jnp.broadcast_to(self.concentration, shape)
         return jnp.exp(log_gamma(key, alpha)) / self.rate
+
+
+class FastBeta(dist.Beta):
+    """Beta drawn as ``G_a / (G_a + G_b)`` from two fixed-budget gamma draws."""
+
+    def sample(self, key: Array, sample_shape: tuple[int, ...] = ()) -> Array:
+        shape = sample_shape + self.batch_shape
+        k_a, k_b = jax.random.split(key)
+        log_a = log_gamma(k_a, jnp.broadcast_to(self.concentration1, shape))
+        log_b = log_gamma(k_b, jnp.broadcast_to(self.concentration0, shape))
+        # in log space: shapes below 1 put gamma draws far below the smallest float32
+        return jax.nn.sigmoid(log_a - log_b)
+
+
+#: Largest count :class:`FastGeometric` returns (a dropout probability of zero would
+#: otherwise give infinity).
+MAX_GEOMETRIC = 2**30
+
+
+class FastGeometric(dist.GeometricProbs):
+    """Geometric (failures before the first success) by inversion, clipped at ``MAX_GEOMETRIC``."""
+
+    def sample(self, key: Array, sample_shape: tuple[int, ...] = ()) -> Array:
+        shape = sample_shape + self.batch_shape
+        u = jax.random.uniform(key, shape, minval=jnp.finfo(jnp.float32).tiny)
+        g = jnp.floor(jnp.log(u) / jnp.log1p(-jnp.broadcast_to(self.probs, shape)))
+        return jnp.minimum(g, MAX_GEOMETRIC).astype(jnp.int32)
 
 
 class FastPoisson(dist.Poisson):

@@ -8,7 +8,9 @@ The model is split in three functions that together are one generative story:
 * :func:`customer_details` adds what only the enriched table has.
 
 The population level (sites ``persona_weights`` to ``customer_concentration``) is
-:mod:`personagen.story._population`. The forward sampler (:mod:`personagen.sample`)
+:mod:`personagen.story._population`; the purchase process (frequency, recency and
+lifetime from one buy-till-you-die law) is explained in :mod:`personagen.story._process`.
+The forward sampler (:mod:`personagen.sample`)
 vmaps the customer functions over per-customer keys; :func:`persona_model` runs
 the same functions inside a ``customers`` plate for ``numpyro.infer.Predictive``
 (prior predictive checks); inference (:mod:`personagen.infer`) scores the same
@@ -27,6 +29,9 @@ class_profile_raw  (P, C)   positive     Gamma(profile_concentration * phi0_p, 1
 class_profile      (P, C)   deterministic class_profile_raw normalised within departments
 order_value_loc    (P,)     real         Normal(log-mean of avg_order_value, location_sd)
 purchase_rate_loc  (P,)     real         Normal(log-mean of frequency_per_month, location_sd)
+purchase_rate_sd   (P,)     positive     LogNormal(log of its log-sd, RATE_SD_LOG_SD = 0.5)
+dropout_loc        (P,)     real         Normal(logit mean of knobs.dropout_probability,
+                                         DROPOUT_LOC_SD = 1)
 customer_          (P,)     positive     LogNormal(log knobs.customer_concentration,
 concentration                            CONCENTRATION_LOG_SD = 1)
 ================== ======== ============ ============================================
@@ -37,16 +42,20 @@ Customer core (plate ``customers``; scalars per customer unless stated):
 site                  shape  meaning and law
 ===================== ====== ============================================================
 persona               ()     Categorical(persona_weights)
-segment               ()     Categorical(segment_probs[persona])
-lifetime_months       ()     LogNormal(segment lifetime)
-purchase_rate         ()     orders per month, Gamma (lognormal moments of persona x segment)
-extra_orders          ()     Poisson(purchase_rate * lifetime_months); n_orders = 1 + extra
+segment               ()     Categorical(segment_probs[persona]): the engagement segment
+lifetime_months       ()     LogNormal(segment lifetime): months from the first order to as-of
+purchase_rate         ()     orders per month while active, Gamma (:func:`rate_gamma`)
+dropout_probability   ()     Beta: chance of dropping out after each order
+orders_before_dropout ()     Geometric(dropout_probability): repeat orders before dropping out
+arrivals              ()     Poisson(purchase_rate * lifetime_months): orders in the lifetime
+                             had the customer never dropped out; repeat orders
+                             x = min(orders_before_dropout, arrivals), n_orders = 1 + x
+last_order_share      ()     Beta(x, arrivals - x + 1): last order at share * lifetime
 extra_units_rate      ()     Gamma: mean extra units per order beyond the first
 extra_units           ()     Poisson(n_orders * extra_units_rate); units = n_orders + extra
 order_value_customer  ()     Normal(order_value_loc[persona], between-customer sd): log scale
 total_revenue         ()     LogNormal: Fenton-Wilkinson sum of n_orders lognormal orders
 department_units      (D,)   Dirichlet-multinomial(units, c_p * department_profile[persona])
-recency_days          ()     LogNormal(segment recency); the table caps it at the lifetime
 return_rate           ()     LogitNormal(segment return rate)
 ===================== ====== ============================================================
 
@@ -78,14 +87,17 @@ from jax.typing import ArrayLike
 
 from personagen.config import SIZE_KIND_ADULT, SIZE_KIND_KIDS, PriorArrays, Structure
 from personagen.story._distributions import (
+    FastBeta,
     FastBinomial,
     FastDirichletMultinomial,
     FastGamma,
+    FastGeometric,
     FastMultinomial,
     FastPoisson,
     GroupedDirichletMultinomial,
 )
 from personagen.story._population import Population, population_model
+from personagen.story._process import dropout_beta
 
 __all__ = [
     "CORE_SITES",
@@ -96,6 +108,7 @@ __all__ = [
     "fenton_wilkinson",
     "gamma_from_lognormal",
     "persona_model",
+    "rate_gamma",
 ]
 
 N_PROFILE_DRAWS = 8
@@ -104,13 +117,15 @@ CORE_SITES = (
     "segment",
     "lifetime_months",
     "purchase_rate",
-    "extra_orders",
+    "dropout_probability",
+    "orders_before_dropout",
+    "arrivals",
+    "last_order_share",
     "extra_units_rate",
     "extra_units",
     "order_value_customer",
     "total_revenue",
     "department_units",
-    "recency_days",
     "return_rate",
 )
 DETAIL_SITES = ("class_units", "baby_units", "adult_size_units", "gender", "age", "profile_draws")
@@ -136,6 +151,30 @@ def fenton_wilkinson(n: ArrayLike, sd_order: ArrayLike) -> tuple[Array, Array]:
     return shift, jnp.sqrt(scale2)
 
 
+def rate_gamma(
+    rate_loc: ArrayLike,
+    rate_sd: ArrayLike,
+    prior_sd: ArrayLike,
+    multiplier_loc: ArrayLike,
+    multiplier_sd: ArrayLike,
+) -> tuple[Array, Array]:
+    """Gamma ``(shape, rate)`` of the purchase rate of a persona in a segment.
+
+    The mean is that of the lognormal with the persona's location plus the segment's
+    log multiplier and the YAML spread ``prior_sd`` (combined with the multiplier's on
+    the log scale); the shape is the one that lognormal's variance gives with the
+    persona's spread ``rate_sd`` instead. At ``rate_sd = prior_sd`` this is the gamma
+    with the lognormal's mean and variance (:func:`gamma_from_lognormal`); a learned
+    spread changes how customers vary around the mean but not the mean, so location
+    and spread are not confounded in a fit. Broadcasts over its arguments.
+    """
+    loc = jnp.asarray(rate_loc) + multiplier_loc
+    mult2 = jnp.asarray(multiplier_sd) ** 2
+    mean = jnp.exp(loc + 0.5 * (jnp.asarray(prior_sd) ** 2 + mult2))
+    shape = 1.0 / jnp.expm1(jnp.asarray(rate_sd) ** 2 + mult2)
+    return shape, shape / mean
+
+
 def customer_core(pop: Population, priors: PriorArrays) -> dict[str, Array]:
     """Draw the core story of a customer (or a plate of customers).
 
@@ -149,18 +188,38 @@ def customer_core(pop: Population, priors: PriorArrays) -> dict[str, Array]:
     Returns
     -------
     dict
-        Every site of ``CORE_SITES`` plus the derived ``n_orders`` and ``units``.
+        Every site of ``CORE_SITES`` plus the derived ``n_orders``, ``units``,
+        ``last_order_months`` (0 for one order), ``dropped_out`` (bool) and
+        ``true_segment`` (the segment, or S for a customer that dropped out).
     """
     z = numpyro.sample("persona", dist.Categorical(pop.persona_weights))
     s = numpyro.sample("segment", dist.Categorical(jnp.asarray(priors.segment_probs)[z]))
     lifetime = numpyro.sample(
         "lifetime_months", dist.LogNormal(priors.log_lifetime_loc[s], priors.log_lifetime_sd[s])
     )
-    rate_loc = pop.purchase_rate_loc[z] + priors.log_multiplier_loc[s]
-    rate_sd = jnp.sqrt(priors.log_rate_sd[z] ** 2 + priors.log_multiplier_sd[s] ** 2)
-    rate = numpyro.sample("purchase_rate", FastGamma(*gamma_from_lognormal(rate_loc, rate_sd)))
-    extra_orders = numpyro.sample("extra_orders", FastPoisson(rate * lifetime))
-    n_orders = 1 + extra_orders.astype(jnp.int32)
+    shape, rate_rate = rate_gamma(
+        pop.purchase_rate_loc[z],
+        pop.purchase_rate_sd[z],
+        priors.log_rate_sd[z],
+        priors.log_multiplier_loc[s],
+        priors.log_multiplier_sd[s],
+    )
+    rate = numpyro.sample("purchase_rate", FastGamma(shape, rate_rate))
+    a, b = dropout_beta(pop.dropout_loc[z], priors.dropout_concentration[z])
+    q = numpyro.sample("dropout_probability", FastBeta(a, b))
+    survived = numpyro.sample("orders_before_dropout", FastGeometric(q))
+    arrivals = numpyro.sample("arrivals", FastPoisson(rate * lifetime)).astype(jnp.int32)
+    repeat = jnp.minimum(survived, arrivals)
+    share = numpyro.sample(
+        "last_order_share",
+        FastBeta(
+            jnp.maximum(repeat, 1).astype(jnp.float32),
+            (arrivals - repeat + 1).astype(jnp.float32),
+        ),
+    )
+    last_order = jnp.where(repeat > 0, share * lifetime, 0.0)
+    dropped_out = survived <= arrivals
+    n_orders = 1 + repeat
     extra_rate = numpyro.sample(
         "extra_units_rate",
         FastGamma(
@@ -179,9 +238,6 @@ def customer_core(pop: Population, priors: PriorArrays) -> dict[str, Array]:
     department_units = numpyro.sample(
         "department_units", FastDirichletMultinomial(concentration, total_count=units)
     )
-    recency = numpyro.sample(
-        "recency_days", dist.LogNormal(priors.log_recency_loc[s], priors.log_recency_sd[s])
-    )
     return_rate = numpyro.sample(
         "return_rate",
         dist.TransformedDistribution(
@@ -189,16 +245,19 @@ def customer_core(pop: Population, priors: PriorArrays) -> dict[str, Array]:
             dist.transforms.SigmoidTransform(),
         ),
     )
+    n_segments = jnp.shape(priors.segment_probs)[-1]
     return {
         "persona": z,
         "segment": s,
+        "true_segment": jnp.where(dropped_out, n_segments, s),
         "lifetime_months": lifetime,
         "purchase_rate": rate,
+        "dropped_out": dropped_out,
         "n_orders": n_orders,
+        "last_order_months": last_order,
         "units": units,
         "total_revenue": revenue,
         "department_units": department_units,
-        "recency_days": recency,
         "return_rate": return_rate,
     }
 

@@ -3,7 +3,9 @@
 One prior, written once, used by sampling and by every fit:
 
 * :func:`population_sites` draws ``persona_weights``, each persona's
-  ``department_profile``, ``order_value_loc`` and ``purchase_rate_loc``; how the
+  ``department_profile``, ``order_value_loc``, the purchase process's
+  ``purchase_rate_loc``, ``purchase_rate_sd`` and ``dropout_loc``, and
+  ``customer_concentration``; how the
   department profile is parameterised is its argument:
   :func:`dirichlet_department_profile` (``Dirichlet(kappa * theta0)``, the prior
   as written, used to draw synthetic populations) or
@@ -35,8 +37,10 @@ from personagen.story._samplers import segment_sum
 
 __all__ = [
     "CONCENTRATION_LOG_SD",
+    "DROPOUT_LOC_SD",
     "FITTED_SITES",
     "MIN_FREE_CONCENTRATION",
+    "RATE_SD_LOG_SD",
     "DepartmentProfileSite",
     "Population",
     "anchored_department_profile",
@@ -55,6 +59,8 @@ FITTED_SITES = (
     "department_profile",
     "order_value_loc",
     "purchase_rate_loc",
+    "purchase_rate_sd",
+    "dropout_loc",
     "customer_concentration",
 )
 #: Prior of a persona's customer-level concentration: LogNormal centred on the YAML's
@@ -62,6 +68,15 @@ FITTED_SITES = (
 #: central 90% interval of x/ 5.2 around the YAML value). Fixed at the YAML value in
 #: ``weights`` fits and in samples from the prior means.
 CONCENTRATION_LOG_SD = 1.0
+#: Prior of a persona's between-customer spread of the purchase rate (the log-scale sd
+#: that fixes the gamma's shape): LogNormal centred on the sd the YAML's
+#: ``frequency_per_month`` range gives, with this log-scale sd (a central 90% interval
+#: of x/ 2.3 around it). Fixed at the YAML value in ``weights`` fits.
+RATE_SD_LOG_SD = 0.5
+#: Prior of a persona's mean per-order dropout probability, on the logit scale:
+#: Normal centred on the logit of the mean of ``knobs.dropout_probability`` with this sd
+#: (a central 90% interval of odds x/ 5.2). Fixed at the YAML value in ``weights`` fits.
+DROPOUT_LOC_SD = 1.0
 #: Department components whose prior Dirichlet parameter is below this are held at
 #: their prior share by :func:`anchored_department_profile`.
 MIN_FREE_CONCENTRATION = 0.5
@@ -89,7 +104,11 @@ class Population(NamedTuple):
     order_value_loc : Array, shape (..., P)
         Log-scale location of a persona's order values.
     purchase_rate_loc : Array, shape (..., P)
-        Log-scale location of a persona's orders per month.
+        Log-scale location of a persona's orders per month while active.
+    purchase_rate_sd : Array, shape (..., P)
+        Log-scale between-customer sd of that rate (the gamma's shape follows from it).
+    dropout_loc : Array, shape (..., P)
+        Logit of the mean probability that a customer drops out after an order.
     customer_concentration : Array, shape (..., P)
         How closely a persona's customers follow its department profile: a customer's
         department mix is ``Dirichlet(customer_concentration * department_profile)``.
@@ -100,6 +119,8 @@ class Population(NamedTuple):
     class_profile: Float[Array, "*draws personas classes"]
     order_value_loc: Float[Array, "*draws personas"]
     purchase_rate_loc: Float[Array, "*draws personas"]
+    purchase_rate_sd: Float[Array, "*draws personas"]
+    dropout_loc: Float[Array, "*draws personas"]
     customer_concentration: Float[Array, "*draws personas"]
 
 
@@ -181,13 +202,26 @@ def population_sites(priors: PriorArrays, department_profile: DepartmentProfileS
         purchase_rate_loc = numpyro.sample(
             "purchase_rate_loc", dist.Normal(priors.log_rate_loc, priors.location_sd)
         )
+        purchase_rate_sd = numpyro.sample(
+            "purchase_rate_sd", dist.LogNormal(jnp.log(priors.log_rate_sd), RATE_SD_LOG_SD)
+        )
+        dropout_loc = numpyro.sample(
+            "dropout_loc", dist.Normal(priors.logit_dropout_loc, DROPOUT_LOC_SD)
+        )
         concentration = numpyro.sample(
             "customer_concentration",
             dist.LogNormal(jnp.log(priors.customer_concentration), CONCENTRATION_LOG_SD),
         )
     class_profile = jnp.asarray(priors.class_probs)
     return Population(
-        weights, profile, class_profile, order_value_loc, purchase_rate_loc, concentration
+        weights,
+        profile,
+        class_profile,
+        order_value_loc,
+        purchase_rate_loc,
+        purchase_rate_sd,
+        dropout_loc,
+        concentration,
     )
 
 
@@ -233,6 +267,8 @@ def population_means(priors: PriorArrays) -> dict[str, Array]:
         "class_profile_raw": jnp.asarray(priors.class_probs),
         "order_value_loc": jnp.asarray(priors.log_order_value_loc),
         "purchase_rate_loc": jnp.asarray(priors.log_rate_loc),
+        "purchase_rate_sd": jnp.asarray(priors.log_rate_sd),
+        "dropout_loc": jnp.asarray(priors.logit_dropout_loc),
         "customer_concentration": jnp.asarray(priors.customer_concentration),
     }
 
