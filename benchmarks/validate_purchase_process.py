@@ -35,7 +35,7 @@ import pandas as pd
 from jax.scipy.special import logsumexp
 
 from personagen import load_config
-from personagen.checks import add_predictive_groups
+from personagen.checks import posterior_predictive, predictive_group
 from personagen.data import (
     cdnow_transactions,
     complete_journey_transactions,
@@ -140,9 +140,12 @@ def main() -> None:
     print(f"personagen held-out log density per customer: {density.mean():.4f}")
 
     idata = to_inference_data(fitted, obs_a)
-    add_predictive_groups(
-        idata, fitted, n_draws=PREDICTIVE_DRAWS, n_customers=obs_a.n_customers, seed=1
+    replicated = posterior_predictive(
+        fitted, n_draws=PREDICTIVE_DRAWS, n_customers=obs_a.n_customers, seed=1
     )
+    dims = {name: ["customer"] for name in ("n_orders", "revenue", "recency_days")}
+    group = predictive_group(replicated, fitted.config)
+    idata.add_groups(posterior_predictive={name: group[name] for name in dims}, dims=dims)
     ppc = ppc_statistics(idata)
     ppc.to_csv(args.out / "ppc.csv")
     with pd.option_context("display.width", 140, "display.max_columns", 10):

@@ -37,8 +37,9 @@ def test_sufficient_statistics_give_the_same_log_likelihood():
     obs, _ = simulate(priors, structure, mean_population(priors, structure), 500, seed=4)
     pop = draw_population(priors, structure, key=jax.random.key(9))
     pj = as_arrays(priors)
-    want = np.asarray(customer_log_likelihood(pop, pj, as_arrays(obs)), np.float64)
-    got = np.asarray(fit_log_likelihood(pop, prepare_fit_data(pj, obs)), np.float64)
+    # jitted: run eagerly, every small operation of the likelihoods compiles on its own
+    want = np.asarray(jax.jit(customer_log_likelihood)(pop, pj, as_arrays(obs)), np.float64)
+    got = np.asarray(jax.jit(fit_log_likelihood)(pop, prepare_fit_data(pj, obs)), np.float64)
     # Both are float32 sums of terms of magnitude up to ~500, in different orders: each
     # carries a rounding error of a few float32 ulps of its largest term (500 * 6e-8 * 8
     # ~ 2.4e-4 per term, ~20 terms), so they may differ by ~5e-3 in absolute terms.
@@ -58,7 +59,7 @@ def test_profiles_density_equals_enumeration():
     got, _ = log_density(profiles_model, (pj, prepare_fit_data(pj, obs)), {}, values)
     prior, _ = log_density(profiles_population, (pj,), {}, values)
     pop = handlers.substitute(profiles_population, data=values)(pj)
-    ll = np.asarray(customer_log_likelihood(pop, pj, as_arrays(obs)), np.float64)
+    ll = np.asarray(jax.jit(customer_log_likelihood)(pop, pj, as_arrays(obs)), np.float64)
     w = np.asarray(pop.persona_weights, np.float64)
     terms = [
         sum(np.log(w[z]) + ll[i, z] for i, z in enumerate(assignment))
