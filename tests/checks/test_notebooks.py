@@ -7,7 +7,7 @@ from pathlib import Path
 import papermill as pm
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 TINY = {
     "prior_predictive.ipynb": {"n_customers": 1500, "n_draws": 2, "seed": 1},
     "segmentation.ipynb": {"n_customers": 2000, "seed": 1},
