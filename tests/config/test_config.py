@@ -160,49 +160,40 @@ def test_schema_version_1_segments_file_says_how_to_migrate(shipped):
     assert "dropped_out: {name, description}" in problem.message
 
 
-def test_recency_per_segment_is_an_unknown_key(shipped):
-    edit(
-        shipped["segments"],
+#: Purchase-process configuration errors: (file, old text, new text, expected message).
+PROCESS_ERRORS = {
+    "recency per segment is an unknown key": (
+        "segments",
         "lifetime_months: [12, 60]",
         "recency_days: [1, 30]\n    lifetime_months: [12, 60]",
-    )
-    with pytest.raises(
-        ConfigError, match=r"segments.high_value_frequent: unknown key 'recency_days'"
-    ):
-        load(shipped)
-
-
-def test_dropped_out_label_must_not_be_a_segment(shipped):
-    edit(shipped["segments"], "name: churned_inactive", "name: low_value_occasional")
-    with pytest.raises(
-        ConfigError, match=r"dropped_out.name: 'low_value_occasional' is also an engagement segment"
-    ):
-        load(shipped)
-
-
-def test_typical_segment_cannot_be_the_dropped_out_state(shipped):
-    edit(
-        shipped["priors"],
+        r"segments.high_value_frequent: unknown key 'recency_days'",
+    ),
+    "the dropped-out label must not be a segment": (
+        "segments",
+        "name: churned_inactive",
+        "name: low_value_occasional",
+        r"dropped_out.name: 'low_value_occasional' is also an engagement segment",
+    ),
+    "a typical segment cannot be the dropped-out state": (
+        "priors",
         "typical_segment: low_value_occasional",
         "typical_segment: churned_inactive",
-        count=1,
-    )
-    with pytest.raises(
-        ConfigError, match=r"typical_segment: 'churned_inactive' is the dropped-out label"
-    ):
-        load(shipped)
-
-
-def test_dropout_probability_must_lie_inside_zero_one(shipped):
-    edit(
-        shipped["priors"],
+        r"typical_segment: 'churned_inactive' is the dropped-out label",
+    ),
+    "the dropout probability lies inside (0, 1)": (
+        "priors",
         "baby_share: 0.0\n",
         "baby_share: 0.0\n      dropout_probability: [0.1, 1.5]\n",
-        count=1,
-    )
-    with pytest.raises(
-        ConfigError, match=r"knobs.dropout_probability: expected a range inside \(0, 1\)"
-    ):
+        r"knobs.dropout_probability: expected a range inside \(0, 1\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(PROCESS_ERRORS))
+def test_purchase_process_configuration_errors(shipped, case):
+    file, old, new, message = PROCESS_ERRORS[case]
+    edit(shipped[file], old, new)
+    with pytest.raises(ConfigError, match=message):
         load(shipped)
 
 
