@@ -141,7 +141,11 @@ def main() -> None:
 
     idata = to_inference_data(fitted, obs_a)
     replicated = posterior_predictive(
-        fitted, n_draws=PREDICTIVE_DRAWS, n_customers=obs_a.n_customers, seed=1
+        fitted,
+        n_draws=PREDICTIVE_DRAWS,
+        n_customers=obs_a.n_customers,
+        seed=1,
+        lifetime_months=np.asarray(obs_a.lifetime_months),
     )
     dims = {name: ["customer"] for name in ("n_orders", "revenue", "recency_days")}
     group = predictive_group(replicated, fitted.config)

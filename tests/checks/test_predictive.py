@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+import scipy.stats
 
 from personagen import load_config
-from personagen.checks import fit_prior_predictive, posterior_predictive, predictive_group
+from personagen.checks import AS_OF, fit_prior_predictive, posterior_predictive, predictive_group
+from personagen.config import DAYS_PER_MONTH
 
 from tests.helpers import fake_fit
 
@@ -50,3 +53,38 @@ def test_the_same_seed_gives_the_same_predictive_tables(fitted):
     b = posterior_predictive(fitted, n_draws=2, n_customers=50, seed=3)
     c = posterior_predictive(fitted, n_draws=2, n_customers=50, seed=4)
     assert a.equals(b) and not a.equals(c)
+
+
+#: Customers per draw of the conditioned posterior predictive (2 draws; the persona
+#: shares are compared with their exact law given the lifetime within 4.5 binomial se).
+N_GIVEN = 2_000
+GIVEN_Z = 4.5
+
+
+def test_posterior_predictive_keeps_the_observed_lifetimes(fitted):
+    # half the customers observed for one month, half for two years: persona and
+    # segment are drawn given the lifetime, so new-customer segments dominate the first
+    lifetimes = np.repeat(np.float32([1.0, 24.0]), N_GIVEN // 2)
+    table = posterior_predictive(
+        fitted, n_draws=2, n_customers=N_GIVEN, seed=2, lifetime_months=lifetimes
+    )
+    days = np.tile(np.round(lifetimes * DAYS_PER_MONTH), 2)
+    lifetime_days = (pd.Timestamp(AS_OF) - pd.to_datetime(table["signup_date"])).dt.days
+    np.testing.assert_array_equal(lifetime_days.to_numpy(), days)
+    assert np.all(table["recency_days"].to_numpy() <= days)
+    # exact p(persona | T) = sum_s w_z P(s | z) LogNormal(T; s) / normaliser, at the
+    # fake posterior's (nearly fixed) weights; a sampler that ignored the lifetime would
+    # put two personas about 9 se off at T = 1 (0.04 against 0.106)
+    priors = fitted.priors
+    weights = np.asarray(fitted.posterior_means()["persona_weights"])
+    names = np.asarray(fitted.config.persona_names)
+    for half, t in enumerate((1.0, 24.0)):
+        density = scipy.stats.lognorm.pdf(
+            t, s=np.asarray(priors.log_lifetime_sd), scale=np.exp(priors.log_lifetime_loc)
+        )
+        joint = weights[:, None] * np.asarray(priors.segment_probs) * density[None, :]
+        expected = joint.sum(1) / joint.sum()
+        mine = table[(np.arange(len(table)) % N_GIVEN) // (N_GIVEN // 2) == half]
+        observed = np.array([(mine["persona_type"] == n).mean() for n in names])
+        se = np.sqrt(expected * (1 - expected) / len(mine))
+        assert np.all(np.abs(observed - expected) < GIVEN_Z * se), (t, observed, expected)

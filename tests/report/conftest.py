@@ -38,7 +38,7 @@ def fit_dir(tmp_path_factory, config) -> Path:
     obs = observations_from_table(table, config.hierarchy)
     fitted = fake_fit(config, dominant_weights())
     idata = to_inference_data(fitted, obs, attrs={"seed": 0, "command": "test"})
-    add_predictive_groups(idata, fitted, n_draws=PREDICTIVE_DRAWS, n_customers=N_FIT, seed=0)
+    add_predictive_groups(idata, fitted, obs, n_draws=PREDICTIVE_DRAWS, seed=0)
     out = tmp_path_factory.mktemp("fit")
     memberships = assign_personas(fitted, obs, table["customer_id"].astype(str).tolist())
     write_fit_outputs(out, idata, memberships, overwrite=False)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from jax import Array
+from jaxtyping import Float
 from numpyro.infer import Predictive
 
 from personagen.config import (
@@ -83,13 +84,22 @@ def _table(
     key: Array,
     n: int,
     chunk: int,
+    lifetime_months: np.ndarray | None = None,
 ) -> pd.DataFrame:
     layout = table_layout(config.hierarchy)
     segments = list(config.segments.labels)
     frames = []
-    for c in iter_customer_chunks(
-        pop, priors, structure, key=key, n_customers=n, chunk_size=chunk, enriched=False
-    ):
+    chunks = iter_customer_chunks(
+        pop,
+        priors,
+        structure,
+        key=key,
+        n_customers=n,
+        chunk_size=chunk,
+        enriched=False,
+        lifetime_months=lifetime_months,
+    )
+    for c in chunks:
         frame = pa.Table.from_batches([basic_batch(c, layout, segments, AS_OF)]).to_pandas()
         frame["persona_type"] = np.asarray(config.persona_names)[c.core["persona"]]
         frames.append(frame)
@@ -124,13 +134,16 @@ def _draw_tables(
     *,
     n_customers: int,
     seed: int,
+    lifetime_months: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Simulate ``n_customers`` under each population of ``pops`` (leading draw axis)."""
     frames = []
     for d in range(int(pops.persona_weights.shape[0])):
         _, key = run_keys(seed + d)
         pop = jax.tree.map(lambda x, d=d: x[d], pops)
-        frame = _table(config, pop, priors, structure, key, n_customers, n_customers)
+        frame = _table(
+            config, pop, priors, structure, key, n_customers, n_customers, lifetime_months
+        )
         frame["draw"] = d
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
@@ -179,12 +192,25 @@ def fit_prior_predictive(
 
 
 def posterior_predictive(
-    fitted: FittedModel, *, n_draws: int, n_customers: int, seed: int
+    fitted: FittedModel,
+    *,
+    n_draws: int,
+    n_customers: int,
+    seed: int,
+    lifetime_months: Float[np.ndarray, " customers"] | None = None,
 ) -> pd.DataFrame:
     """Simulate ``n_customers`` under each of at most ``n_draws`` evenly spaced posterior draws.
 
     The draws are every k-th with ``k = ceil(draws / n_draws)`` (so 1,000 draws and
     ``n_draws=300`` give 250); sites the fit did not learn stay at their prior means.
+
+    ``lifetime_months`` (one per customer, e.g. ``observations.lifetime_months``) keeps
+    the replicated customers' observation windows at the observed ones, as the CLV
+    literature treats the window: a covariate, not an outcome. Replicated purchase
+    counts and recencies are then comparable with the data customer for customer
+    (on a one-year panel, lifetimes drawn from the segment laws would be shorter than
+    the panel and under-predict purchases). Persona and segment are drawn given the
+    lifetime (:func:`~personagen.sample.iter_customer_chunks`).
 
     Returns
     -------
@@ -193,7 +219,13 @@ def posterior_predictive(
     """
     pops = fitted.population_draws(n_draws)
     return _draw_tables(
-        fitted.config, fitted.priors, fitted.structure, pops, n_customers=n_customers, seed=seed
+        fitted.config,
+        fitted.priors,
+        fitted.structure,
+        pops,
+        n_customers=n_customers,
+        seed=seed,
+        lifetime_months=lifetime_months,
     )
 
 
@@ -264,16 +296,29 @@ def department_share_report(table: pd.DataFrame, config: PersonagenConfig) -> pd
 
 
 def add_predictive_groups(
-    idata: az.InferenceData, fitted: FittedModel, *, n_draws: int, n_customers: int, seed: int
+    idata: az.InferenceData,
+    fitted: FittedModel,
+    observations: Observations,
+    *,
+    n_draws: int,
+    seed: int,
 ) -> None:
     """Add ``prior_predictive`` and ``posterior_predictive`` groups to a fit's InferenceData.
 
-    Each holds ``n_draws`` simulated data sets of ``n_customers`` customers, from
-    population parameters drawn from the fit's prior (:func:`fit_prior_predictive`)
-    and from its posterior (:func:`posterior_predictive`).
+    Each holds ``n_draws`` simulated data sets of as many customers as the fitted
+    ``observations``, from population parameters drawn from the fit's prior
+    (:func:`fit_prior_predictive`: the story as the YAML tells it, lifetimes included)
+    and from its posterior (:func:`posterior_predictive`, with the observed lifetimes).
     """
+    n_customers = observations.n_customers
     prior = fit_prior_predictive(fitted, n_draws=n_draws, n_customers=n_customers, seed=seed)
-    post = posterior_predictive(fitted, n_draws=n_draws, n_customers=n_customers, seed=seed)
+    post = posterior_predictive(
+        fitted,
+        n_draws=n_draws,
+        n_customers=n_customers,
+        seed=seed,
+        lifetime_months=np.asarray(observations.lifetime_months, np.float32),
+    )
     dims = {name: ["customer"] for name in Observations._fields}
     dims["department_units"] = ["customer", "department"]
     coords = {"department": list(fitted.config.hierarchy.departments)}

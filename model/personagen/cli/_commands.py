@@ -271,9 +271,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.predictive:
         from personagen.checks import add_predictive_groups
 
-        add_predictive_groups(
-            idata, fitted, n_draws=args.predictive, n_customers=len(table), seed=args.seed
-        )
+        add_predictive_groups(idata, fitted, obs, n_draws=args.predictive, seed=args.seed)
     ids = table["customer_id"].astype(str).tolist()
     memberships = assign_personas(fitted, obs, ids)
     paths = write_fit_outputs(args.out, idata, memberships, overwrite=args.overwrite)

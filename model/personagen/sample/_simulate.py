@@ -21,8 +21,9 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpyro.distributions as dist
 from jax import Array
-from jaxtyping import Int
+from jaxtyping import Float, Int
 from numpyro import handlers
 
 from personagen._compilation_cache import use_compilation_cache
@@ -80,9 +81,34 @@ def run_keys(seed: int) -> tuple[Array, Array]:
     return jax.random.fold_in(root, 0), jax.random.fold_in(root, 1)
 
 
-def _one_core(pop, priors, key, persona):
-    fn = customer_core
+def _given_lifetime(pop, priors, key, persona, lifetime):
+    """Draw ``(persona, segment)`` from their law given the customer's lifetime.
+
+    ``p(z, s | T) ∝ w_z P(s | z) LogNormal(T; segment s)``; with the persona fixed, the
+    segment alone. The lifetime is a segment observable (the fit scores it so), so a
+    customer with a known observation window is more likely in a segment whose
+    lifetimes look like it.
+    """
+    lifetime_law = dist.LogNormal(priors.log_lifetime_loc, priors.log_lifetime_sd)
+    logits = (
+        jnp.log(pop.persona_weights)[:, None]
+        + jnp.log(jnp.asarray(priors.segment_probs))
+        + lifetime_law.log_prob(lifetime)[None, :]
+    )
     if persona is not None:
+        row = logits[persona]
+        return persona, jax.random.categorical(key, row).astype(jnp.int32)
+    flat = jax.random.categorical(key, logits.reshape(-1))
+    n_segments = logits.shape[1]
+    return (flat // n_segments).astype(jnp.int32), (flat % n_segments).astype(jnp.int32)
+
+
+def _one_core(pop, priors, key, persona, lifetime):
+    fn = customer_core
+    if lifetime is not None:
+        z, s = _given_lifetime(pop, priors, jax.random.fold_in(key, 2), persona, lifetime)
+        fn = handlers.condition(fn, data={"persona": z, "segment": s, "lifetime_months": lifetime})
+    elif persona is not None:
         fn = handlers.condition(fn, data={"persona": persona})
     site = handlers.seed(fn, jax.random.fold_in(key, 0))(pop, priors)
     units = site["units"]
@@ -135,6 +161,7 @@ def _sample_chunk(
     customer_key: Array,
     start: Array,
     personas: Array | None,
+    lifetimes: Array | None,
     *,
     structure: Structure,
     n: int,
@@ -146,20 +173,35 @@ def _sample_chunk(
     compiled function's cache key, kept by ``jax.jit`` itself); the population, the
     prior values and the keys are traced arguments, so priors that differ only in
     their values (a sweep over a concentration, a posterior population) share one
-    compilation. ``personas`` is ``None`` (drawn) or an int32 array of shape (n,).
+    compilation. ``personas`` is ``None`` (drawn) or an int32 array of shape (n,);
+    ``lifetimes`` is ``None`` (drawn) or a float32 array of months, shape (n,).
     """
     index = start + jnp.arange(n, dtype=jnp.uint32)
     keys = jax.vmap(lambda i: jax.random.fold_in(customer_key, i))(index)
-    conditioned = personas is not None
-    core = jax.vmap(_one_core, in_axes=(None, None, 0, 0 if conditioned else None))(
-        pop, priors, keys, personas
-    )
+    axes = (None, None, 0, None if personas is None else 0, None if lifetimes is None else 0)
+    core = jax.vmap(_one_core, in_axes=axes)(pop, priors, keys, personas, lifetimes)
     details = (
         jax.vmap(_one_details, in_axes=(None, None, None, 0, 0))(pop, priors, structure, keys, core)
         if enriched
         else {}
     )
     return core, details
+
+
+def _check_given(name: str, values: np.ndarray | None, n_customers: int) -> None:
+    if values is not None and np.shape(values) != (n_customers,):
+        raise bad_argument(
+            name, f"expected one value per customer, shape ({n_customers},), got {np.shape(values)}"
+        )
+
+
+def _padded(values, offset, n_here, size, dtype, fill) -> Array | None:
+    """One chunk's slice of a conditioning array, padded to the compiled batch size."""
+    if values is None:
+        return None
+    padded = np.full(size, fill, dtype=dtype)
+    padded[:n_here] = values[offset : offset + n_here]
+    return jnp.asarray(padded)
 
 
 def iter_customer_chunks(
@@ -172,6 +214,7 @@ def iter_customer_chunks(
     chunk_size: int,
     enriched: bool,
     personas: Int[np.ndarray, " customers"] | None = None,
+    lifetime_months: Float[np.ndarray, " customers"] | None = None,
     start: int = 0,
 ) -> Iterator[CustomerChunk]:
     """Yield simulated customers chunk by chunk.
@@ -196,6 +239,11 @@ def iter_customer_chunks(
         The core arrays are identical either way.
     personas : ndarray of int, shape (n_customers,), optional
         Fixed persona of each customer (conditional generation); drawn if omitted.
+    lifetime_months : ndarray of float, shape (n_customers,), optional
+        Fixed lifetime of each customer in months (its observation window, e.g. for a
+        posterior predictive check of real customers); the persona (unless fixed) and
+        the segment are then drawn from their law given the lifetime, and the purchase
+        process runs over exactly that window. Drawn from the segment's law if omitted.
     start : int
         Index of the first customer (for shards of a larger run).
 
@@ -206,7 +254,8 @@ def iter_customer_chunks(
     Raises
     ------
     ParameterError
-        If ``chunk_size < 1`` or ``n_customers < 0`` (naming the parameter).
+        If ``chunk_size < 1`` or ``n_customers < 0``, or a conditioning array does not
+        hold ``n_customers`` values (lifetimes: positive and finite), naming the parameter.
     ConfigError
         If a customer draws more units than exact money arithmetic allows (priors whose
         baskets or lifetimes are far too large).
@@ -215,22 +264,24 @@ def iter_customer_chunks(
         raise bad_argument("chunk_size", f"expected a positive integer, got {chunk_size}")
     if n_customers < 0:
         raise bad_argument("n_customers", f"expected a count >= 0, got {n_customers}")
+    _check_given("personas", personas, n_customers)
+    _check_given("lifetime_months", lifetime_months, n_customers)
+    if lifetime_months is not None and not np.all(
+        np.isfinite(lifetime_months) & (lifetime_months > 0)
+    ):
+        raise bad_argument("lifetime_months", "expected positive, finite months for every customer")
     use_compilation_cache()
     size = min(chunk_size, max(n_customers, MIN_BATCH))
     numeric = as_arrays(priors)
     for offset in range(0, n_customers, size):
         n_here = min(size, n_customers - offset)
-        fixed = None
-        if personas is not None:
-            padded = np.zeros(size, dtype=np.int32)
-            padded[:n_here] = personas[offset : offset + n_here]
-            fixed = jnp.asarray(padded)
         core, details = _sample_chunk(
             pop,
             numeric,
             key,
             jnp.uint32(start + offset),
-            fixed,
+            _padded(personas, offset, n_here, size, np.int32, 0),
+            _padded(lifetime_months, offset, n_here, size, np.float32, 1.0),
             structure=structure,
             n=size,
             enriched=enriched,
