@@ -15,7 +15,9 @@ with K personas on half A (NUTS), and writes:
   posterior draws: ``log mean_draws sum_p,s pi_p P(s | p) p(x, t_x | T, p, s)``);
 * ``ppc.csv``: posterior predictive checks of the fitted half (purchase counts, the share
   of one-time buyers, the upper tail, recency and the rank correlation of purchases and
-  recency), the report's statistics (``personagen.report``).
+  recency), the report's statistics (``personagen.report``), with each customer's observed
+  lifetime kept; ``ppc_departments.csv``: the pooled department shares of units and of
+  value (the price levels) against their replicated intervals.
 
 Then ``benchmarks/clv_reference.py DIR`` prints the comparison. Both densities are of
 ``(x, t_x)`` in months, so they are comparable (the CLV libraries' likelihoods omit the
@@ -44,7 +46,7 @@ from personagen.data import (
     transactions_to_customers,
 )
 from personagen.infer import fit_customers, last_order_months, purchase_log_prob, to_inference_data
-from personagen.report._fit_summaries import ppc_statistics
+from personagen.report._fit_summaries import ppc_department_shares, ppc_statistics
 from personagen.story import as_arrays
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,7 +133,14 @@ def main() -> None:
     print(f"learn K={args.k}: {time.perf_counter() - start:.0f} s")
     stats = fitted.diagnostics.sample_stats
     print(f"divergences: {int(np.sum(stats.get('diverging', 0)))}")
-    for site in ("persona_weights", "purchase_rate_loc", "purchase_rate_sd", "dropout_loc"):
+    for site in (
+        "persona_weights",
+        "purchase_rate_loc",
+        "purchase_rate_sd",
+        "dropout_loc",
+        "department_log_price",
+        "price_concentration",
+    ):
         print(f"  {site}: {np.round(fitted.posterior_means()[site], 3).tolist()}")
 
     density = heldout_density(fitted, obs_b)
@@ -148,12 +157,27 @@ def main() -> None:
         lifetime_months=np.asarray(obs_a.lifetime_months),
     )
     dims = {name: ["customer"] for name in ("n_orders", "revenue", "recency_days")}
+    dims |= {
+        name: ["customer", "department"] for name in ("department_units", "department_revenue")
+    }
     group = predictive_group(replicated, fitted.config)
-    idata.add_groups(posterior_predictive={name: group[name] for name in dims}, dims=dims)
+    idata.add_groups(
+        posterior_predictive={name: group[name] for name in dims},
+        dims=dims,
+        coords={"department": list(fitted.config.hierarchy.departments)},
+    )
     ppc = ppc_statistics(idata)
     ppc.to_csv(args.out / "ppc.csv")
-    with pd.option_context("display.width", 140, "display.max_columns", 10):
+    shares = pd.concat(
+        {
+            "units": ppc_department_shares(idata, "department_units"),
+            "value": ppc_department_shares(idata, "department_revenue"),
+        }
+    )
+    shares.to_csv(args.out / "ppc_departments.csv")
+    with pd.option_context("display.width", 140, "display.max_columns", 10, "display.max_rows", 80):
         print(ppc.round(4))
+        print(shares.round(4))
 
 
 if __name__ == "__main__":

@@ -152,11 +152,13 @@ def test_personagen_scores_are_the_dirichlet_multinomial_mixture_of_the_draw():
         dept = r.integers(0, 4, size=(n, config.hierarchy.n_departments)).astype(np.int32)
         units = dept.sum(1)
         orders = np.maximum(1, units // 3).astype(np.int32)
+        revenue = (units * rng.lognormal(3, 0.2, n)).astype(np.float32)
         return Observations(
             n_orders=orders,
             units=units.astype(np.int32),
             department_units=dept,
-            revenue=(units * rng.lognormal(3, 0.2, n)).astype(np.float32),
+            revenue=revenue,
+            department_revenue=(revenue[:, None] * dept / units[:, None]).astype(np.float32),
             lifetime_months=np.full(n, 12.0, np.float32),
             recency_days=np.full(n, 10.0, np.float32),
             return_rate=np.full(n, np.nan, np.float32),

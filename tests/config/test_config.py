@@ -81,6 +81,48 @@ def test_unknown_department_suggests_close_match(shipped):
     ) in str(err.value)
 
 
+#: Price-level configuration errors: (what is wrong, YAML text, replacement, message).
+PRICE_ERRORS = [
+    (
+        "an unknown department in the store's prices",
+        "      Ladies Hosiery: 2.5\n",
+        "      Ladies Hosery: 2.5\n",
+        "population.prices.departments.Ladies Hosery: unknown department; "
+        "did you mean 'Ladies Hosiery'?",
+    ),
+    (
+        "an unknown class in the store's prices",
+        "{Duvets: 15.0,",
+        "{Duvet: 15.0,",
+        "population.prices.classes.Home.Duvet: unknown class 'Duvet' in 'Home'; "
+        "did you mean 'Duvets'?",
+    ),
+    (
+        "an unknown department in a persona's price levels",
+        "price_levels: {Ladies Clothing: 1.4,",
+        "price_levels: {Ladies Clothng: 1.4,",
+        "personas.professional_woman.knobs.price_levels.Ladies Clothng: unknown department; "
+        "did you mean 'Ladies Clothing'?",
+    ),
+    (
+        "a price that is not positive",
+        "      Primarket: 2.0\n",
+        "      Primarket: 0\n",
+        "population.prices.departments.Primarket",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("wrong", "old", "new", "message"), PRICE_ERRORS, ids=[e[0] for e in PRICE_ERRORS]
+)
+def test_price_configuration_errors(shipped, wrong, old, new, message):
+    edit(shipped["priors"], old, new)
+    with pytest.raises(ConfigError) as err:
+        load(shipped)
+    assert message in str(err.value), wrong
+
+
 def test_unknown_class_suggests_close_match(shipped):
     edit(shipped["priors"], "[Tops, T-Shirts, Skinny Jeans", "[Tops, T-Shirts, Skiny Jeans")
     with pytest.raises(ConfigError) as err:

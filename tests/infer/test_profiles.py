@@ -40,10 +40,10 @@ def test_sufficient_statistics_give_the_same_log_likelihood():
     # jitted: run eagerly, every small operation of the likelihoods compiles on its own
     want = np.asarray(jax.jit(customer_log_likelihood)(pop, pj, as_arrays(obs)), np.float64)
     got = np.asarray(jax.jit(fit_log_likelihood)(pop, prepare_fit_data(pj, obs)), np.float64)
-    # Both are float32 sums of terms of magnitude up to ~500, in different orders: each
-    # carries a rounding error of a few float32 ulps of its largest term (500 * 6e-8 * 8
-    # ~ 2.4e-4 per term, ~20 terms), so they may differ by ~5e-3 in absolute terms.
-    float32_sum_error = 20 * 8 * np.spacing(np.float32(500.0))
+    # Both are float32 sums of ~20 terms in different orders, each term carrying a
+    # rounding error of a few float32 ulps (8) of the largest magnitude in play (the
+    # log-likelihoods reach ~1,000 with the spend shares' lgamma of their total).
+    float32_sum_error = 20 * 8 * np.spacing(np.float32(np.abs(want).max()))
     assert np.abs(got - want).max() < float32_sum_error
 
 
@@ -81,6 +81,10 @@ CONCENTRATION_FACTOR = 0.25
 #: customers differ more in their rate (log-scale sd doubled).
 DROPOUT_SHIFT = 1.0
 RATE_SD_FACTOR = 2.0
+#: Truth of the price levels: Beauty's unit price 2.5 times the YAML's (all equal), and
+#: spend shares twice as tight around units x prices (price concentration 2 -> 4).
+PRICE_SHIFT = np.log(2.5)
+PRICE_CONCENTRATION_FACTOR = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +102,11 @@ def profiles_fit():
     dropout[0] += DROPOUT_SHIFT
     rate_sd = np.array(truth.purchase_rate_sd)
     rate_sd[1] *= RATE_SD_FACTOR
+    log_price = np.array(truth.department_log_price)
+    log_price[2] += PRICE_SHIFT
     truth = truth._replace(
+        department_log_price=jnp.asarray(log_price),
+        price_concentration=truth.price_concentration * PRICE_CONCENTRATION_FACTOR,
         department_profile=jnp.asarray(profile),
         order_value_loc=jnp.asarray(value),
         customer_concentration=jnp.asarray(concentration),
@@ -130,6 +138,23 @@ def test_profiles_mode_recovers_shifted_profiles(profiles_fit):
 # sds of the truth (measured sds 0.05-0.25: personas with fewer customers, or units
 # spread over fewer departments, say less about their heterogeneity).
 CONCENTRATION_Z = 4.0
+
+
+#: The learned price levels lie within this many posterior sds of the truth.
+PRICE_Z = 4.0
+
+
+def test_profiles_mode_learns_the_price_levels(profiles_fit):
+    _, truth, fit = profiles_fit
+    log_price = fit.draws["department_log_price"].reshape(-1, 3)
+    # only differences between departments are identified (and the prior pins the rest)
+    diff = log_price[:, 2] - log_price[:, 0]
+    true_diff = float(truth.department_log_price[2] - truth.department_log_price[0])
+    assert abs(diff.mean() - true_diff) < PRICE_Z * diff.std()
+    assert abs(diff.mean() - true_diff) < PRICE_SHIFT / 2  # moved most of the way
+    log_a = np.log(fit.draws["price_concentration"].reshape(-1))
+    z = (log_a.mean() - np.log(float(truth.price_concentration))) / log_a.std()
+    assert abs(z) < PRICE_Z, z
 
 
 def test_profiles_mode_learns_each_personas_customer_concentration(profiles_fit):

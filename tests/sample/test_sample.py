@@ -84,6 +84,9 @@ def test_exact_invariants(run, config):
         lo, hi = h.department_offsets[d], h.department_offsets[d + 1]
         assert np.array_equal(class_value[:, lo:hi].sum(1), dept_value[:, d])
         assert np.array_equal(class_units[:, lo:hi].sum(1), dept_units[:, d])
+    # nothing bought, nothing spent (the price split gives shares only where units are)
+    assert np.all(dept_value[dept_units == 0] == 0)
+    assert np.all(class_value[class_units == 0] == 0)
     n = basic["total_purchases"].to_numpy()
     assert np.all(n >= 1) and np.all(dept_units.sum(1) >= n)
     assert np.all(np.abs(cents(basic["avg_order_value"]) - total / n) <= 0.5)
@@ -125,12 +128,33 @@ def test_persona_shares_within_four_standard_errors(run, config):
 def test_department_shares_per_persona_match_priors(run, config):
     _, _, basic, enriched = run
     priors = build_prior_arrays(config)
-    value = basic[cols(basic, "dept_total_value_")].to_numpy()
-    shares = value / value.sum(1, keepdims=True)
+    units = basic[cols(basic, "dept_total_units_")].to_numpy()
+    shares = units / units.sum(1, keepdims=True)
     for p, name in enumerate(config.persona_names):
         rows = shares[enriched["persona_type"].to_numpy() == name]
-        se = rows.std(0, ddof=1) / np.sqrt(len(rows)) + 1e-4  # 1e-4: cent rounding of shares
+        se = rows.std(0, ddof=1) / np.sqrt(len(rows)) + 1e-6
         assert np.all(np.abs(rows.mean(0) - priors.department_probs[p]) < SE_TOLERANCE * se), name
+
+
+def test_value_shares_follow_units_times_prices(run, config):
+    """Given its units, a customer's department value shares average units x price levels."""
+    _, _, basic, enriched = run
+    priors = build_prior_arrays(config)
+    units = basic[cols(basic, "dept_total_units_")].to_numpy().astype(np.float64)
+    value = basic[cols(basic, "dept_total_value_")].to_numpy()
+    shares = value / value.sum(1, keepdims=True)
+    persona = pd.Categorical(enriched["persona_type"], categories=config.persona_names).codes
+    price = np.exp(priors.department_log_price[None, :] + priors.persona_log_price[persona])
+    expected = units * price / (units * price).sum(1, keepdims=True)  # the Dirichlet's mean
+    diff = shares - expected
+    se = diff.std(0, ddof=1) / np.sqrt(len(diff)) + 1e-4  # 1e-4: cent rounding of shares
+    assert np.all(np.abs(diff.mean(0)) < SE_TOLERANCE * se)
+    # and the prices matter: Ladies Clothing (11) takes more of the value than of the units
+    d = config.hierarchy.department_index["Ladies Clothing"]
+    h = config.hierarchy.department_index["Ladies Hosiery"]
+    unit_shares = units / units.sum(1, keepdims=True)
+    assert shares[:, d].mean() > 1.2 * unit_shares[:, d].mean()
+    assert shares[:, h].mean() < 0.8 * unit_shares[:, h].mean()
 
 
 def test_order_values_follow_the_lognormal_ranges(run, config):

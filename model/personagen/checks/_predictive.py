@@ -28,6 +28,7 @@ from personagen.config import (
     Structure,
     build_prior_arrays,
     build_structure,
+    department_units_columns,
     department_value_columns,
 )
 from personagen.data import Observations, observations_from_table
@@ -53,6 +54,7 @@ __all__ = [
     "observations_from_chunks",
     "posterior_predictive",
     "predictive_group",
+    "price_report",
     "prior_predictive",
     "range_report",
     "sample_customers",
@@ -70,6 +72,7 @@ def observations_from_chunks(chunks: Sequence[CustomerChunk]) -> Observations:
         units=np.asarray(core["units"], np.int32),
         department_units=np.asarray(core["department_units"], np.int32),
         revenue=np.asarray(core["revenue_cents"] / 100.0, np.float32),
+        department_revenue=np.asarray(core["department_cents"] / 100.0, np.float32),
         lifetime_months=np.asarray(core["lifetime_days"] / DAYS_PER_MONTH, np.float32),
         recency_days=np.asarray(core["recency_days"], np.float32),
         return_rate=np.asarray(core["return_rate"], np.float32),
@@ -281,18 +284,45 @@ def range_report(table: pd.DataFrame, config: PersonagenConfig) -> pd.DataFrame:
 
 
 def department_share_report(table: pd.DataFrame, config: PersonagenConfig) -> pd.DataFrame:
-    """Mean department value share per persona minus the persona's prior share.
+    """Mean department unit share per persona minus the persona's prior share.
 
-    Returns a persona x department table of differences (simulated - prior).
+    Returns a persona x department table of differences (simulated - prior). Units, not
+    values: the persona's department profile is a law of units; values also carry the
+    price levels (:func:`price_report`).
     """
     priors = build_prior_arrays(config)
-    values = table[department_value_columns(config.hierarchy)].to_numpy()
-    shares = values / np.maximum(values.sum(1, keepdims=True), 1e-12)
+    units = table[department_units_columns(config.hierarchy)].to_numpy()
+    shares = units / np.maximum(units.sum(1, keepdims=True), 1)
     out = {}
     for p, name in enumerate(config.persona_names):
         mask = table["persona_type"].to_numpy() == name
         out[name] = shares[mask].mean(0) - priors.department_probs[p]
     return pd.DataFrame(out, index=list(config.hierarchy.departments)).T
+
+
+def price_report(table: pd.DataFrame, config: PersonagenConfig) -> pd.DataFrame:
+    """Per department: the YAML unit price, units and value bought, and the average unit price.
+
+    One row per department with ``price`` (the YAML's typical unit price), ``unit_share``
+    and ``value_share`` (of all units and all value in ``table``) and ``unit_price``
+    (value / units; NaN where nothing was bought). With the customer's revenue split by
+    units times prices, departments priced above the store's average take more of the
+    value than of the units.
+    """
+    priors = build_prior_arrays(config)
+    units = table[department_units_columns(config.hierarchy)].to_numpy().sum(0)
+    value = table[department_value_columns(config.hierarchy)].to_numpy().sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unit_price = np.where(units > 0, value / units, np.nan)
+    return pd.DataFrame(
+        {
+            "price": np.exp(np.asarray(priors.department_log_price, np.float64)),
+            "unit_share": units / units.sum(),
+            "value_share": value / value.sum(),
+            "unit_price": unit_price,
+        },
+        index=list(config.hierarchy.departments),
+    )
 
 
 def add_predictive_groups(
@@ -321,6 +351,7 @@ def add_predictive_groups(
     )
     dims = {name: ["customer"] for name in Observations._fields}
     dims["department_units"] = ["customer", "department"]
+    dims["department_revenue"] = ["customer", "department"]
     coords = {"department": list(fitted.config.hierarchy.departments)}
     idata.add_groups(
         prior_predictive=predictive_group(prior, fitted.config),

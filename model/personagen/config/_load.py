@@ -237,6 +237,11 @@ def _check_persona(
                 problems.append(
                     Problem(file, f"{path}[{i}]", f"unknown class {cls!r} in {dept!r}{hint}")
                 )
+    for dept in spec.knobs.price_levels:
+        if dept not in hierarchy.department_index:
+            hint = close_match_hint(dept, departments)
+            path = f"{where}.knobs.price_levels.{dept}"
+            problems.append(Problem(file, path, f"unknown department{hint}"))
     problems += _check_sum(
         file, f"{where}.demographics.gender", spec.demographics.gender, "gender shares"
     )
@@ -264,6 +269,31 @@ def _check_persona(
                 f"unknown segment {seg!r} (defined in segments file: {', '.join(allowed)}){hint}",
             )
         )
+    return problems
+
+
+def _check_prices(file: str, prices: Any, hierarchy: ProductHierarchy) -> list[Problem]:
+    """Every department and class of ``population.prices`` must exist in the hierarchy."""
+    problems = []
+    departments = list(hierarchy.departments)
+    for dept in prices.departments:
+        if dept not in hierarchy.department_index:
+            hint = close_match_hint(dept, departments)
+            path = f"population.prices.departments.{dept}"
+            problems.append(Problem(file, path, f"unknown department{hint}"))
+    for dept, classes in prices.classes.items():
+        path = f"population.prices.classes.{dept}"
+        if dept not in hierarchy.department_index:
+            hint = close_match_hint(dept, departments)
+            problems.append(Problem(file, path, f"unknown department{hint}"))
+            continue
+        known = hierarchy.classes_of(dept)
+        for cls in classes:
+            if cls not in known:
+                hint = close_match_hint(cls, known)
+                problems.append(
+                    Problem(file, f"{path}.{cls}", f"unknown class {cls!r} in {dept!r}{hint}")
+                )
     return problems
 
 
@@ -314,6 +344,7 @@ def _checked_personas(
                 problems.append(
                     Problem(file, f"population.{key}[{i}]", f"unknown department {dept!r}{hint}")
                 )
+    problems += _check_prices(file, population.prices, hierarchy)
     for name, spec in parsed.personas.items():
         problems += _check_persona(file, name, spec, hierarchy, segments)
     if problems:

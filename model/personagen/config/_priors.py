@@ -191,6 +191,10 @@ class PriorArrays(NamedTuple):
     ``gender_probs`` (P, 2), ``age_range`` (P, 2) int32.
     Segment level (engagement segments): ``log_lifetime_loc``/``_sd`` (S,),
     ``log_multiplier_loc``/``_sd`` (S,), ``logit_return_loc``/``_sd`` (S,).
+    Prices: ``department_log_price`` (D,) (log of the typical unit price),
+    ``persona_log_price`` (P, D) (log of each persona's multiplier, 0 where the YAML
+    gives none), ``class_log_price`` (C,) (log of a class's price over its
+    department's) and ``price_concentration`` ().
 
     The hierarchy's indices are not here: they are :class:`Structure`.
     """
@@ -222,6 +226,10 @@ class PriorArrays(NamedTuple):
     log_multiplier_sd: PriorLeaf
     logit_return_loc: PriorLeaf
     logit_return_sd: PriorLeaf
+    department_log_price: PriorLeaf
+    persona_log_price: PriorLeaf
+    class_log_price: PriorLeaf
+    price_concentration: PriorLeaf
 
     @property
     def n_personas(self) -> int:
@@ -335,6 +343,30 @@ def _spending_arrays(personas: list[PersonaSpec]) -> dict[str, np.ndarray]:
     }
 
 
+def _price_arrays(config: PersonagenConfig) -> dict[str, np.ndarray]:
+    """Return the price fields of :class:`PriorArrays` (logs of the YAML's prices)."""
+    h = config.hierarchy
+    prices = config.personas.population.prices
+    dept = np.array([prices.departments.get(d, prices.default) for d in h.departments])
+    within = np.zeros(h.n_classes)
+    for dept_name, classes in prices.classes.items():
+        d = h.department_index[dept_name]
+        for cls, price in classes.items():
+            within[int(h.department_offsets[d]) + h.classes[d].index(cls)] = np.log(price / dept[d])
+    persona = np.array(
+        [
+            [np.log(p.knobs.price_levels.get(d, 1.0)) for d in h.departments]
+            for p in config.personas.personas.values()
+        ]
+    )
+    return {
+        "department_log_price": np.log(dept).astype(np.float32),
+        "persona_log_price": persona.astype(np.float32),
+        "class_log_price": within.astype(np.float32),
+        "price_concentration": np.asarray(prices.concentration, dtype=np.float32),
+    }
+
+
 def build_prior_arrays(config: PersonagenConfig) -> PriorArrays:
     """Turn a validated configuration into the model's numeric priors.
 
@@ -377,4 +409,5 @@ def build_prior_arrays(config: PersonagenConfig) -> PriorArrays:
         age_range=np.array([p.demographics.age_range for p in personas], dtype=np.int32),
         **_spending_arrays(personas),
         **_segment_arrays(config),
+        **_price_arrays(config),
     )

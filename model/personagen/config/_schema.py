@@ -20,6 +20,7 @@ __all__ = [
     "PersonaSpec",
     "PersonasFile",
     "PopulationSpec",
+    "PriceLevels",
     "SegmentSpec",
     "SegmentsFile",
     "SpendingProfile",
@@ -124,6 +125,7 @@ class PersonaKnobs(_Frozen):
     dropout_probability: FractionRange = (0.001, 0.03)
     baby_share: Share = 0.2
     adult_sizes: dict[SizeLabel, Share] = Field(default_factory=_default_sizes)
+    price_levels: dict[str, Positive] = Field(default_factory=dict)
     note: str = ""
 
 
@@ -140,6 +142,23 @@ class PersonaSpec(_Frozen):
     note: str
 
 
+class PriceLevels(_Frozen):
+    """Typical unit prices (currency units) of departments and classes.
+
+    They decide how a customer's spend splits over what it bought (value follows units
+    times price); the customer's total still comes from its order values, so only
+    ratios of prices matter. Departments not listed cost ``default``; classes not
+    listed cost their department's price. ``concentration`` is how tightly a
+    customer's spend shares follow units times prices (docs/model.md).
+    """
+
+    default: Positive = 10.0
+    departments: dict[str, Positive] = Field(default_factory=dict)
+    classes: dict[str, dict[str, Positive]] = Field(default_factory=dict)
+    concentration: Positive = 2.0
+    note: str = ""
+
+
 class PopulationSpec(_Frozen):
     """Population-level prior knobs."""
 
@@ -149,6 +168,7 @@ class PopulationSpec(_Frozen):
     exploration_excludes: list[str] = Field(default_factory=list)
     kids_departments: list[str] = Field(default_factory=list)
     adult_apparel_departments: list[str] = Field(default_factory=list)
+    prices: PriceLevels = Field(default_factory=PriceLevels)
     note: str = ""
 
 

@@ -19,6 +19,7 @@ from personagen.config import (
     DEPARTMENT_UNITS_PREFIX,
     ProductHierarchy,
     department_units_columns,
+    department_value_columns,
 )
 from personagen.data._observations import Observations
 from personagen.errors import DataError, Problem, close_match_hint
@@ -147,7 +148,10 @@ def observations_from_table(
         customer ids, each with the first offending rows.
     """
     unit_columns = department_units_columns(hierarchy)
-    problems = _missing_columns(table, [*_NUMERIC, *unit_columns, "customer_id"], source)
+    value_columns = department_value_columns(hierarchy)
+    problems = _missing_columns(
+        table, [*_NUMERIC, *unit_columns, *value_columns, "customer_id"], source
+    )
     if problems:
         raise DataError(problems)
     ids = table["customer_id"].astype(str).to_numpy()
@@ -155,7 +159,9 @@ def observations_from_table(
     if dup.any():
         message = f"duplicate ids at {_rows(dup, ids)}; each customer must appear once"
         problems.append(Problem(source, "customer_id", message))
-    values, bad_values = _numeric_columns(table, [*_NUMERIC, *unit_columns], ids, source)
+    values, bad_values = _numeric_columns(
+        table, [*_NUMERIC, *unit_columns, *value_columns], ids, source
+    )
     problems += bad_values
     if problems:
         raise DataError(problems)
@@ -170,6 +176,7 @@ def observations_from_table(
         units=dept.sum(-1).astype(np.int32),
         department_units=dept.astype(np.int32),
         revenue=values["total_revenue"].astype(np.float32),
+        department_revenue=np.stack([values[c] for c in value_columns], -1).astype(np.float32),
         lifetime_months=np.maximum(values["customer_lifetime_months"], 1 / 31).astype(np.float32),
         recency_days=values["recency_days"].astype(np.float32),
         return_rate=values["return_rate"].astype(np.float32),

@@ -27,6 +27,9 @@ class Observations(NamedTuple):
         Units per department, summing to ``units``.
     revenue : ndarray of float32, shape (N,)
         Total revenue in currency units (positive).
+    department_revenue : ndarray of float32, shape (N, D)
+        Revenue per department in currency units (how the revenue splits: the price
+        levels' observable).
     lifetime_months : ndarray of float32, shape (N,)
         Months from the first order to the as-of date.
     recency_days : ndarray of float32, shape (N,)
@@ -39,6 +42,7 @@ class Observations(NamedTuple):
     units: Int[np.ndarray, " customers"]
     department_units: Int[np.ndarray, "customers departments"]
     revenue: Float[np.ndarray, " customers"]
+    department_revenue: Float[np.ndarray, "customers departments"]
     lifetime_months: Float[np.ndarray, " customers"]
     recency_days: Float[np.ndarray, " customers"]
     return_rate: Float[np.ndarray, " customers"]

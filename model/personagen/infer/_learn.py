@@ -33,6 +33,7 @@ from scipy.optimize import linear_sum_assignment
 
 from personagen.config import PersonagenConfig
 from personagen.errors import ConfigError, Problem, bad_argument
+from personagen.story import STORE_SITES
 
 __all__ = ["MAX_PASSES", "exchangeable_config", "learned_names", "relabel_draws"]
 
@@ -142,6 +143,9 @@ def relabel_draws(
     final = perms[:, order]
     out = {}
     for name, value in flat.items():
+        if name in STORE_SITES:  # no persona axis
+            out[name] = np.asarray(draws[name])
+            continue
         index = final.reshape(final.shape + (1,) * (value.ndim - 2))
         out[name] = np.take_along_axis(value, index, axis=1).reshape(np.shape(draws[name]))
     return out, switched

@@ -11,6 +11,8 @@ segment summed out and the latent rates integrated analytically:
 * revenue: ``log R ~ Normal(loc + shift(n), sqrt(sd_between^2 + scale(n)^2))`` (the
   customer-level mean order value integrated out of the Fenton-Wilkinson law);
 * department units: the Dirichlet-multinomial's exact density;
+* department values given the units: the spend shares' Dirichlet over the departments
+  bought (:mod:`personagen.story._prices`: units times price levels);
 * lifetime, return rate: their segment laws (recency is the purchase process's).
 
 The laws and their parameters come from the same helpers as the forward model
@@ -37,6 +39,7 @@ from personagen.config import DAYS_PER_MONTH, PriorArrays
 from personagen.data import Observations
 from personagen.story import (
     Population,
+    SpendShares,
     as_arrays,
     combine_process_terms,
     dropout_beta,
@@ -45,18 +48,39 @@ from personagen.story import (
     process_count_terms,
     process_log_prob,
     rate_gamma,
+    spend_concentration,
 )
 
 __all__ = [
+    "MIN_SPEND",
     "FitData",
     "customer_log_likelihood",
     "fit_log_likelihood",
     "last_order_months",
+    "observed_spend_shares",
     "order_count_log_prob",
     "prepare_fit_data",
     "process_parameters",
     "purchase_log_prob",
 ]
+
+
+#: A department bought for less than this (currency units; 0 after rounding, or free
+#: items) is scored at it: its spend share must be positive under the Dirichlet.
+MIN_SPEND = 0.005
+
+
+def observed_spend_shares(obs: Observations) -> Float[Array, "customers departments"]:
+    """Each customer's share of its revenue per department bought (0 where none), (N, D).
+
+    From the department values, floored at :data:`MIN_SPEND` where units were bought and
+    renormalised over those departments (values of departments without units are left out).
+    """
+    bought = jnp.asarray(obs.department_units) > 0
+    value = jnp.asarray(obs.department_revenue, jnp.float32)
+    value = jnp.where(bought, jnp.maximum(value, MIN_SPEND), 0.0)
+    total = value.sum(-1, keepdims=True)
+    return value / jnp.where(total > 0, total, 1.0)
 
 
 def last_order_months(obs: Observations) -> Float[Array, " customers"]:
@@ -176,7 +200,16 @@ def customer_log_likelihood(
     departments = dist.DirichletMultinomial(concentration, total_count=obs.units[:, None]).log_prob(
         obs.department_units[:, None, :]
     )
-    return per_persona + units + revenue + departments
+    log_price = pop.department_log_price + priors.persona_log_price  # (P, D)
+    alpha = spend_concentration(
+        obs.department_units[:, None, :],
+        log_price,
+        pop.department_log_price,
+        pop.price_concentration,
+    )
+    shares = observed_spend_shares(obs)[:, None, :]
+    spend = SpendShares(alpha).log_prob(shares)
+    return per_persona + units + revenue + departments + spend
 
 
 class FitData(NamedTuple):
@@ -222,6 +255,15 @@ class FitData(NamedTuple):
         The distinct (department, count) pairs: the department term depends on a
         customer's counts only through them, so its lgamma calls are made U times
         per persona instead of nnz times (U is a few hundred to a few thousand).
+    nz_department, nz_units, nz_log_share : Array, shape (nnz,)
+        Department, units and log observed spend share (:func:`observed_spend_shares`)
+        of each non-zero department count: the spend term's data.
+    several_departments : Array, shape (N, 1), bool
+        Whether the customer bought in more than one department (else its spend share
+        is 1 and the term is 0).
+    persona_log_price : Array, shape (P, D) or (1, D)
+        The personas' price multipliers (logs); (1, D) when every persona has the same,
+        so the spend term is computed once, not once per persona.
     """
 
     constant: Array
@@ -242,6 +284,11 @@ class FitData(NamedTuple):
     nz_pair: Array
     pair_department: Array
     pair_units: Array
+    nz_department: Array
+    nz_units: Array
+    nz_log_share: Array
+    several_departments: Array
+    persona_log_price: Array
 
 
 def prepare_fit_data(priors: PriorArrays, obs: Observations) -> FitData:
@@ -254,6 +301,10 @@ def prepare_fit_data(priors: PriorArrays, obs: Observations) -> FitData:
     priors = as_arrays(priors)
     dense = _prepare_dense(priors, as_arrays(obs), rows, counts)
     repeats, repeat_index = np.unique(np.asarray(obs.n_orders) - 1, return_inverse=True)
+    shares = np.asarray(observed_spend_shares(obs))
+    persona_log_price = np.asarray(priors.persona_log_price)
+    if np.all(persona_log_price == persona_log_price[:1]):
+        persona_log_price = persona_log_price[:1]
     return FitData(
         **dense,
         distinct_repeats=jnp.asarray(repeats, jnp.float32)[:, None, None],
@@ -262,6 +313,11 @@ def prepare_fit_data(priors: PriorArrays, obs: Observations) -> FitData:
         nz_pair=jnp.asarray(pair_index.reshape(-1), jnp.int32),
         pair_department=jnp.asarray(pairs[:, 0], jnp.int32),
         pair_units=jnp.asarray(pairs[:, 1], jnp.float32),
+        nz_department=jnp.asarray(cols, jnp.int32),
+        nz_units=jnp.asarray(counts, jnp.float32),
+        nz_log_share=jnp.asarray(np.log(shares[rows, cols]), jnp.float32),
+        several_departments=jnp.asarray((dept > 0).sum(-1, keepdims=True) > 1),
+        persona_log_price=jnp.asarray(persona_log_price, jnp.float32),
     )
 
 
@@ -331,4 +387,16 @@ def fit_log_likelihood(pop: Population, data: FitData) -> Float[Array, "customer
         per_pair[data.nz_pair], data.nz_customer, num_segments=n_customers
     )
     normaliser = gammaln(c)[None, :] - gammaln(data.total_units + c[None, :])  # (N, P)
-    return data.constant + per_persona + revenue + normaliser + departments
+    return data.constant + per_persona + revenue + normaliser + departments + _spend_term(pop, data)
+
+
+def _spend_term(pop: Population, data: FitData) -> Array:
+    """Return the spend shares' Dirichlet log density from the sparse counts, (N, P) or (N, 1)."""
+    centre = jnp.mean(pop.department_log_price)
+    relative = jnp.exp(pop.department_log_price[None, :] + data.persona_log_price - centre)
+    alpha = pop.price_concentration * data.nz_units[:, None] * relative.T[data.nz_department]
+    n_customers = data.constant.shape[0]
+    per_entry = (alpha - 1.0) * data.nz_log_share[:, None] - gammaln(alpha)
+    parts = jax.ops.segment_sum(per_entry, data.nz_customer, num_segments=n_customers)
+    total = jax.ops.segment_sum(alpha, data.nz_customer, num_segments=n_customers)
+    return jnp.where(data.several_departments, gammaln(total) + parts, 0.0)

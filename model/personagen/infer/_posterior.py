@@ -66,6 +66,8 @@ SITE_DIMS = {
     "purchase_rate_sd": ["persona"],
     "dropout_loc": ["persona"],
     "customer_concentration": ["persona"],
+    "department_log_price": ["department"],
+    "price_concentration": [],
 }
 
 
@@ -92,7 +94,13 @@ def to_inference_data(
     if fitted.method == "nuts":
         log_likelihood = {"customer_log_lik": pointwise_log_likelihood(fitted, obs)}
     observed = {name: np.asarray(value) for name, value in obs._asdict().items()}
-    dims.update({"department_units": ["customer", "department"], "customer_log_lik": ["customer"]})
+    dims.update(
+        {
+            "department_units": ["customer", "department"],
+            "department_revenue": ["customer", "department"],
+            "customer_log_lik": ["customer"],
+        }
+    )
     for name in observed:
         dims.setdefault(name, ["customer"])
     idata = az.from_dict(

@@ -139,6 +139,8 @@ def _start(priors: PriorArrays, init: dict[str, np.ndarray] | None) -> dict[str,
         "purchase_rate_sd": priors.log_rate_sd,
         "dropout_loc": priors.logit_dropout_loc,
         "customer_concentration": priors.customer_concentration,
+        "department_price_offset": jnp.zeros_like(priors.department_log_price),
+        "price_concentration": priors.price_concentration,
     }
     values.update(init or {})
     profile = jnp.asarray(values.pop("department_profile"))

@@ -216,10 +216,16 @@ def ppc_statistics(idata: az.InferenceData) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("statistic")
 
 
-def ppc_department_shares(idata: az.InferenceData) -> pd.DataFrame:
-    """Pooled department unit shares: observed against their replicated interval."""
-    observed = idata["observed_data"]["department_units"].values.sum(0).astype(np.float64)
-    replicated = _predictive(idata, "department_units").sum(1).astype(np.float64)
+def ppc_department_shares(
+    idata: az.InferenceData, variable: str = "department_units"
+) -> pd.DataFrame:
+    """Pooled department shares: observed against their replicated interval.
+
+    ``variable`` is ``"department_units"`` (shares of units) or ``"department_revenue"``
+    (shares of value, which the price levels shape).
+    """
+    observed = idata["observed_data"][variable].values.sum(0).astype(np.float64)
+    replicated = _predictive(idata, variable).sum(1).astype(np.float64)
     observed /= max(observed.sum(), 1.0)
     replicated /= np.maximum(replicated.sum(-1, keepdims=True), 1.0)
     departments = [str(d) for d in idata["observed_data"]["department"].values]

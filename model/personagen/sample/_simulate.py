@@ -7,9 +7,12 @@ run, or on whether the enriched details are drawn at all: the basic table is
 exactly the enriched table restricted to its columns. Each chunk has a fixed
 shape (the last one is padded and trimmed), so the sampler is compiled once.
 
-Money is integer cents: revenue is split over departments and classes by
-:func:`personagen.story.split_cents`, so department values sum to the total and
-class values to their department.
+Money is integer cents: revenue is split over departments by the customer's spend
+shares (units times price levels, :mod:`personagen.story._prices`) and each
+department's over its classes the same way, by
+:func:`personagen.story.split_cents_by_shares` and
+:func:`~personagen.story.split_grouped_cents`, so department values sum to the
+total and class values to their department, exactly.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from personagen.story import (
     as_arrays,
     customer_core,
     customer_details,
-    split_cents,
+    split_cents_by_shares,
+    split_grouped_cents,
 )
 
 __all__ = [
@@ -114,7 +118,7 @@ def _one_core(pop, priors, key, persona, lifetime):
     units = site["units"]
     revenue_cents = jnp.maximum(jnp.round(site["total_revenue"] * 100.0), 1.0).astype(jnp.int32)
     dept_units = site["department_units"]
-    dept_cents = split_cents(revenue_cents, dept_units, units)
+    dept_cents = split_cents_by_shares(revenue_cents, site["department_spend_shares"])
     lifetime_days = jnp.maximum(jnp.round(site["lifetime_months"] * DAYS_PER_MONTH), 1.0)
     lifetime_days = lifetime_days.astype(jnp.int32)
     # days from the first to the last order; one-order customers: 0, so recency = lifetime
@@ -139,7 +143,9 @@ def _one_details(pop, priors, structure, key, core):
     seeded = handlers.seed(customer_details, jax.random.fold_in(key, 1))
     d = seeded(pop, priors, structure, site_core)
     class_units = d["class_units"]
-    class_cents = split_cents(core["revenue_cents"], class_units, core["units"])
+    class_cents = split_grouped_cents(
+        core["department_cents"], d["class_spend_shares"], structure.class_index
+    )
     kind = structure.size_kind
     kids = jnp.sum(jnp.where(kind == SIZE_KIND_KIDS, core["department_units"], 0), axis=-1)
     return {

@@ -5,6 +5,7 @@ The second stage of the data flow (``docs/architecture.md``): it reads the
 of a configuration and imports no pandas, YAML or I/O.
 
 * :mod:`._population`: persona weights, profiles and locations (the prior written once);
+* :mod:`._prices`: price levels, how spend splits over what a customer bought;
 * :mod:`._process`: the purchase process (buy till you die) and its exact log density;
 * :mod:`._model`: each customer's story (:func:`customer_core`, :func:`customer_details`)
   and :func:`persona_model` for ``numpyro.infer.Predictive``;
@@ -28,6 +29,7 @@ from personagen.story._model import (
     N_PROFILE_DRAWS,
     customer_core,
     customer_details,
+    department_log_price,
     fenton_wilkinson,
     gamma_from_lognormal,
     persona_model,
@@ -39,7 +41,10 @@ from personagen.story._population import (
     DROPOUT_LOC_SD,
     FITTED_SITES,
     MIN_FREE_CONCENTRATION,
+    PRICE_CONCENTRATION_LOG_SD,
+    PRICE_LOG_SD,
     RATE_SD_LOG_SD,
+    STORE_SITES,
     DepartmentProfileSite,
     Population,
     anchored_department_profile,
@@ -50,6 +55,13 @@ from personagen.story._population import (
     population_means,
     population_model,
     population_sites,
+)
+from personagen.story._prices import (
+    GroupedSpendShares,
+    SpendShares,
+    spend_concentration,
+    split_cents_by_shares,
+    split_grouped_cents,
 )
 from personagen.story._process import (
     combine_process_terms,
@@ -68,7 +80,10 @@ __all__ = [
     "MAX_UNITS",
     "MIN_FREE_CONCENTRATION",
     "N_PROFILE_DRAWS",
+    "PRICE_CONCENTRATION_LOG_SD",
+    "PRICE_LOG_SD",
     "RATE_SD_LOG_SD",
+    "STORE_SITES",
     "DepartmentProfileSite",
     "FastBeta",
     "FastBinomial",
@@ -78,13 +93,16 @@ __all__ = [
     "FastMultinomial",
     "FastPoisson",
     "GroupedDirichletMultinomial",
+    "GroupedSpendShares",
     "Population",
+    "SpendShares",
     "anchored_department_profile",
     "as_arrays",
     "combine_process_terms",
     "cumsum",
     "customer_core",
     "customer_details",
+    "department_log_price",
     "dirichlet_department_profile",
     "draw_population",
     "dropout_beta",
@@ -99,5 +117,8 @@ __all__ = [
     "process_log_prob",
     "rate_gamma",
     "segment_sum",
+    "spend_concentration",
     "split_cents",
+    "split_cents_by_shares",
+    "split_grouped_cents",
 ]

@@ -56,6 +56,8 @@ extra_units           ()     Poisson(n_orders * extra_units_rate); units = n_ord
 order_value_customer  ()     Normal(order_value_loc[persona], between-customer sd): log scale
 total_revenue         ()     LogNormal: Fenton-Wilkinson sum of n_orders lognormal orders
 department_units      (D,)   Dirichlet-multinomial(units, c_p * department_profile[persona])
+department_spend_     (D,)   SpendShares(a u_d p_d / pbar): the revenue's split over the
+shares                       departments bought, units times price levels (_prices)
 return_rate           ()     LogitNormal(segment return rate)
 ===================== ====== ============================================================
 
@@ -63,6 +65,7 @@ Customer details (enriched table only):
 
 ================== ====== ===============================================================
 class_units        (C,)   per department, DM(department_units[d], c_p * class_profile[p, d])
+class_spend_shares (C,)   per department, SpendShares of its spend over its classes
 baby_units         ()     Binomial(units in kids' departments, baby_share[persona])
 adult_size_units   (5,)   Multinomial(units in adult apparel, adult_size_probs[persona])
 gender             ()     Categorical(gender_probs[persona]); 0 female, 1 male
@@ -97,6 +100,7 @@ from personagen.story._distributions import (
     GroupedDirichletMultinomial,
 )
 from personagen.story._population import Population, population_model
+from personagen.story._prices import GroupedSpendShares, SpendShares, spend_concentration
 from personagen.story._process import dropout_beta
 
 __all__ = [
@@ -105,6 +109,7 @@ __all__ = [
     "N_PROFILE_DRAWS",
     "customer_core",
     "customer_details",
+    "department_log_price",
     "fenton_wilkinson",
     "gamma_from_lognormal",
     "persona_model",
@@ -126,9 +131,18 @@ CORE_SITES = (
     "order_value_customer",
     "total_revenue",
     "department_units",
+    "department_spend_shares",
     "return_rate",
 )
-DETAIL_SITES = ("class_units", "baby_units", "adult_size_units", "gender", "age", "profile_draws")
+DETAIL_SITES = (
+    "class_units",
+    "class_spend_shares",
+    "baby_units",
+    "adult_size_units",
+    "gender",
+    "age",
+    "profile_draws",
+)
 
 
 def gamma_from_lognormal(loc: ArrayLike, scale: ArrayLike) -> tuple[Array, Array]:
@@ -173,6 +187,14 @@ def rate_gamma(
     mean = jnp.exp(loc + 0.5 * (jnp.asarray(prior_sd) ** 2 + mult2))
     shape = 1.0 / jnp.expm1(jnp.asarray(rate_sd) ** 2 + mult2)
     return shape, shape / mean
+
+
+def department_log_price(pop: Population, priors: PriorArrays, persona: ArrayLike) -> Array:
+    """Log unit price level of each department for customers of ``persona``, shape (..., D).
+
+    The store's level plus the persona's multiplier (``knobs.price_levels``, 0 if none).
+    """
+    return pop.department_log_price + jnp.asarray(priors.persona_log_price)[persona]
 
 
 def customer_core(pop: Population, priors: PriorArrays) -> dict[str, Array]:
@@ -238,6 +260,13 @@ def customer_core(pop: Population, priors: PriorArrays) -> dict[str, Array]:
     department_units = numpyro.sample(
         "department_units", FastDirichletMultinomial(concentration, total_count=units)
     )
+    spend = spend_concentration(
+        department_units,
+        department_log_price(pop, priors, z),
+        pop.department_log_price,
+        pop.price_concentration,
+    )
+    spend_shares = numpyro.sample("department_spend_shares", SpendShares(spend))
     return_rate = numpyro.sample(
         "return_rate",
         dist.TransformedDistribution(
@@ -258,6 +287,7 @@ def customer_core(pop: Population, priors: PriorArrays) -> dict[str, Array]:
         "units": units,
         "total_revenue": revenue,
         "department_units": department_units,
+        "department_spend_shares": spend_shares,
         "return_rate": return_rate,
     }
 
@@ -290,6 +320,15 @@ def customer_details(
         "class_units",
         GroupedDirichletMultinomial(concentration, dept_units, structure.class_index),
     )
+    class_log_price = (
+        department_log_price(pop, priors, z)[..., structure.class_index] + priors.class_log_price
+    )
+    spend = spend_concentration(
+        class_units, class_log_price, pop.department_log_price, pop.price_concentration
+    )
+    class_shares = numpyro.sample(
+        "class_spend_shares", GroupedSpendShares(spend, structure.class_index)
+    )
     kind = structure.size_kind
     kids = jnp.sum(jnp.where(kind == SIZE_KIND_KIDS, dept_units, 0), axis=-1)
     adult = jnp.sum(jnp.where(kind == SIZE_KIND_ADULT, dept_units, 0), axis=-1)
@@ -308,6 +347,7 @@ def customer_details(
     )
     return {
         "class_units": class_units,
+        "class_spend_shares": class_shares,
         "baby_units": baby,
         "adult_size_units": sizes,
         "gender": gender,

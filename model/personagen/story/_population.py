@@ -5,7 +5,8 @@ One prior, written once, used by sampling and by every fit:
 * :func:`population_sites` draws ``persona_weights``, each persona's
   ``department_profile``, ``order_value_loc``, the purchase process's
   ``purchase_rate_loc``, ``purchase_rate_sd`` and ``dropout_loc``, and
-  ``customer_concentration``; how the
+  ``customer_concentration``, and the store's ``department_log_price`` and
+  ``price_concentration``; how the
   department profile is parameterised is its argument:
   :func:`dirichlet_department_profile` (``Dirichlet(kappa * theta0)``, the prior
   as written, used to draw synthetic populations) or
@@ -40,7 +41,10 @@ __all__ = [
     "DROPOUT_LOC_SD",
     "FITTED_SITES",
     "MIN_FREE_CONCENTRATION",
+    "PRICE_CONCENTRATION_LOG_SD",
+    "PRICE_LOG_SD",
     "RATE_SD_LOG_SD",
+    "STORE_SITES",
     "DepartmentProfileSite",
     "Population",
     "anchored_department_profile",
@@ -62,7 +66,12 @@ FITTED_SITES = (
     "purchase_rate_sd",
     "dropout_loc",
     "customer_concentration",
+    "department_log_price",
+    "price_concentration",
 )
+#: The fitted sites that describe the store, not a persona (no persona axis: relabelling
+#: the personas of a draw leaves them alone).
+STORE_SITES = ("department_log_price", "price_concentration")
 #: Prior of a persona's customer-level concentration: LogNormal centred on the YAML's
 #: ``knobs.customer_concentration`` with this log-scale sd (weakly informative: a
 #: central 90% interval of x/ 5.2 around the YAML value). Fixed at the YAML value in
@@ -77,6 +86,14 @@ RATE_SD_LOG_SD = 0.5
 #: Normal centred on the logit of the mean of ``knobs.dropout_probability`` with this sd
 #: (a central 90% interval of odds x/ 5.2). Fixed at the YAML value in ``weights`` fits.
 DROPOUT_LOC_SD = 1.0
+#: Prior of the departments' log typical unit prices: the log of the YAML prices plus a
+#: zero-sum normal offset with this sd per department (a central 90% interval of x/ 5.2
+#: around the YAML's ratios: they are guesses, the fit learns them from department
+#: values). Fixed at the YAML in ``weights`` fits.
+PRICE_LOG_SD = 1.0
+#: Prior of the price concentration (how tightly spend shares follow units x prices):
+#: LogNormal around the YAML's ``prices.concentration`` with this log-scale sd.
+PRICE_CONCENTRATION_LOG_SD = 1.0
 #: Department components whose prior Dirichlet parameter is below this are held at
 #: their prior share by :func:`anchored_department_profile`.
 MIN_FREE_CONCENTRATION = 0.5
@@ -112,6 +129,12 @@ class Population(NamedTuple):
     customer_concentration : Array, shape (..., P)
         How closely a persona's customers follow its department profile: a customer's
         department mix is ``Dirichlet(customer_concentration * department_profile)``.
+    department_log_price : Array, shape (..., D)
+        Log typical unit price of each department (the store's; personas may multiply it,
+        ``PriorArrays.persona_log_price``). Only differences between departments matter.
+    price_concentration : Array, shape (...)
+        How tightly a customer's spend shares follow its units times prices
+        (:func:`~personagen.story.spend_concentration`).
     """
 
     persona_weights: Float[Array, "*draws personas"]
@@ -122,6 +145,8 @@ class Population(NamedTuple):
     purchase_rate_sd: Float[Array, "*draws personas"]
     dropout_loc: Float[Array, "*draws personas"]
     customer_concentration: Float[Array, "*draws personas"]
+    department_log_price: Float[Array, "*draws departments"]
+    price_concentration: Float[Array, "*draws"]
 
 
 #: Samples the ``department_profile`` site (and any helper sites) inside the
@@ -212,6 +237,21 @@ def population_sites(priors: PriorArrays, department_profile: DepartmentProfileS
             "customer_concentration",
             dist.LogNormal(jnp.log(priors.customer_concentration), CONCENTRATION_LOG_SD),
         )
+    # Only differences between departments' prices matter (spend_concentration centres
+    # them), so the learned part is a zero-sum offset: a free common shift would be a
+    # direction only the prior pins, and NUTS spent twice the leapfrog steps on it.
+    n_departments = jnp.shape(priors.department_log_price)[-1]
+    offset = numpyro.sample(
+        "department_price_offset",
+        dist.ZeroSumNormal(PRICE_LOG_SD, event_shape=(n_departments,)),
+    )
+    log_price = numpyro.deterministic(
+        "department_log_price", jnp.asarray(priors.department_log_price) + offset
+    )
+    price_concentration = numpyro.sample(
+        "price_concentration",
+        dist.LogNormal(jnp.log(priors.price_concentration), PRICE_CONCENTRATION_LOG_SD),
+    )
     class_profile = jnp.asarray(priors.class_probs)
     return Population(
         weights,
@@ -222,6 +262,8 @@ def population_sites(priors: PriorArrays, department_profile: DepartmentProfileS
         purchase_rate_sd,
         dropout_loc,
         concentration,
+        log_price,
+        price_concentration,
     )
 
 
@@ -270,6 +312,8 @@ def population_means(priors: PriorArrays) -> dict[str, Array]:
         "purchase_rate_sd": jnp.asarray(priors.log_rate_sd),
         "dropout_loc": jnp.asarray(priors.logit_dropout_loc),
         "customer_concentration": jnp.asarray(priors.customer_concentration),
+        "department_price_offset": jnp.zeros_like(jnp.asarray(priors.department_log_price)),
+        "price_concentration": jnp.asarray(priors.price_concentration),
     }
 
 
