@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import scipy.stats as ss
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from personagen.story import (
@@ -101,6 +101,7 @@ def test_spend_share_density_is_the_dirichlets_over_the_parts_bought():
 
 
 @settings(max_examples=60, deadline=None)
+@example(cents=20_979_585, weights=[0.0, 0.0])  # above 2**24: float32 cents lost one
 @given(
     cents=st.integers(0, 2**31 - 1),
     weights=st.lists(st.sampled_from([0.0, 1e-7, 0.01, 0.3, 1.0, 7.0]), min_size=1, max_size=30),

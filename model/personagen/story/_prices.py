@@ -193,10 +193,19 @@ def split_grouped_cents(
     at_end = cum[..., ends]
     before = jnp.concatenate([jnp.zeros_like(at_end[..., :1]), at_end[..., :-1]], axis=-1)
     span = (at_end - before)[..., group]
-    within = (cum - before[..., group]).astype(jnp.float32) / jnp.maximum(span, 1)
-    within = jnp.where(span > 0, within, 1.0)
+    within = cum - before[..., group]  # integer weight up to each part, within its group
+    # floor(cents * within / span) exactly in int32: the quotient part q * within is an
+    # integer at most cents; only the remainder's share r * within / span (< span) goes
+    # through float32, where rounding is monotone, so equal weights give equal cents
     cents = group_cents[..., group]
-    cum_cents = jnp.minimum(jnp.floor(cents.astype(jnp.float32) * within).astype(jnp.int32), cents)
+    safe_span = jnp.maximum(span, 1)
+    q, r = cents // safe_span, cents % safe_span
+    rest = jnp.floor(r.astype(jnp.float32) * within.astype(jnp.float32) / safe_span)
+    # past a group's last weight the share is whole: exactly r (float32 can land just
+    # below it, and the parts after the last one bought would get the missing cent)
+    rest = jnp.where(within >= safe_span, r.astype(jnp.float32), rest)
+    cum_cents = jnp.where(span > 0, q * within + rest.astype(jnp.int32), cents)
+    cum_cents = jnp.minimum(cum_cents, cents)
     cum_cents = cum_cents.at[..., ends].set(group_cents)
     prev = jnp.concatenate([jnp.zeros_like(cum_cents[..., :1]), cum_cents[..., :-1]], axis=-1)
     return cum_cents - jnp.where(is_first, 0, prev)
