@@ -18,6 +18,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from personagen.config._cross_checks import (
+    SUM_TOLERANCE,
+    check_persona,
+    check_prices,
+    check_sum,
+)
 from personagen.config._hierarchy import ProductHierarchy, build_hierarchy
 from personagen.config._schema import HierarchyFile, PersonasFile, SegmentsFile
 from personagen.config._yaml import read_yaml_mapping
@@ -33,9 +39,6 @@ __all__ = [
     "load_personas",
     "load_segments",
 ]
-
-#: Shares that must sum to one may be off by at most this much.
-SUM_TOLERANCE = 1e-6
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -122,15 +125,6 @@ def _parse(path: str | Path, model: type[M]) -> M:
     return _validate(read_yaml_mapping(path), model, str(path))
 
 
-def _check_sum(file: str, path: str, shares: Mapping[str, float], what: str) -> list[Problem]:
-    total = sum(shares.values())
-    if abs(total - 1.0) > SUM_TOLERANCE:
-        return [
-            Problem(file, path, f"{what} must sum to 1 (within {SUM_TOLERANCE:g}), got {total:.6g}")
-        ]
-    return []
-
-
 def load_hierarchy(path: str | Path) -> ProductHierarchy:
     """Load and validate a product hierarchy file.
 
@@ -195,7 +189,7 @@ def _checked_segments(parsed: SegmentsFile, file: str) -> SegmentsFile:
         problems.append(Problem(file, "segments", "expected at least one segment"))
     else:
         shares = {name: s.base_share for name, s in parsed.segments.items()}
-        problems += _check_sum(file, "segments", shares, "segment base_share values")
+        problems += check_sum(file, "segments", shares, "segment base_share values")
     if parsed.dropped_out.name in parsed.segments:
         problems.append(
             Problem(
@@ -208,93 +202,6 @@ def _checked_segments(parsed: SegmentsFile, file: str) -> SegmentsFile:
     if problems:
         raise ConfigError(problems)
     return parsed
-
-
-def _check_persona(
-    file: str, name: str, spec: Any, hierarchy: ProductHierarchy, segments: SegmentsFile
-) -> list[Problem]:
-    where = f"personas.{name}"
-    departments = list(hierarchy.departments)
-    problems = _check_sum(
-        file, f"{where}.department_preferences", spec.department_preferences, "department shares"
-    )
-    for dept in spec.department_preferences:
-        if dept not in hierarchy.department_index:
-            hint = close_match_hint(dept, departments)
-            problems.append(
-                Problem(file, f"{where}.department_preferences.{dept}", f"unknown department{hint}")
-            )
-    for dept, classes in spec.class_preferences.items():
-        path = f"{where}.class_preferences.{dept}"
-        if dept not in hierarchy.department_index:
-            hint = close_match_hint(dept, departments)
-            problems.append(Problem(file, path, f"unknown department{hint}"))
-            continue
-        known = hierarchy.classes_of(dept)
-        for i, cls in enumerate(classes):
-            if cls not in known:
-                hint = close_match_hint(cls, known)
-                problems.append(
-                    Problem(file, f"{path}[{i}]", f"unknown class {cls!r} in {dept!r}{hint}")
-                )
-    for dept in spec.knobs.price_levels:
-        if dept not in hierarchy.department_index:
-            hint = close_match_hint(dept, departments)
-            path = f"{where}.knobs.price_levels.{dept}"
-            problems.append(Problem(file, path, f"unknown department{hint}"))
-    problems += _check_sum(
-        file, f"{where}.demographics.gender", spec.demographics.gender, "gender shares"
-    )
-    problems += _check_sum(
-        file, f"{where}.knobs.adult_sizes", spec.knobs.adult_sizes, "size shares"
-    )
-    seg = spec.spending_profile.typical_segment
-    if seg == segments.dropped_out.name:
-        problems.append(
-            Problem(
-                file,
-                f"{where}.spending_profile.typical_segment",
-                f"{seg!r} is the dropped-out label, not an engagement segment (a customer "
-                "drops out through the purchase process); expected one of "
-                f"{', '.join(segments.segments)}",
-            )
-        )
-    elif seg not in segments.segments:
-        allowed = list(segments.segments)
-        hint = close_match_hint(seg, allowed)
-        problems.append(
-            Problem(
-                file,
-                f"{where}.spending_profile.typical_segment",
-                f"unknown segment {seg!r} (defined in segments file: {', '.join(allowed)}){hint}",
-            )
-        )
-    return problems
-
-
-def _check_prices(file: str, prices: Any, hierarchy: ProductHierarchy) -> list[Problem]:
-    """Every department and class of ``population.prices`` must exist in the hierarchy."""
-    problems = []
-    departments = list(hierarchy.departments)
-    for dept in prices.departments:
-        if dept not in hierarchy.department_index:
-            hint = close_match_hint(dept, departments)
-            path = f"population.prices.departments.{dept}"
-            problems.append(Problem(file, path, f"unknown department{hint}"))
-    for dept, classes in prices.classes.items():
-        path = f"population.prices.classes.{dept}"
-        if dept not in hierarchy.department_index:
-            hint = close_match_hint(dept, departments)
-            problems.append(Problem(file, path, f"unknown department{hint}"))
-            continue
-        known = hierarchy.classes_of(dept)
-        for cls in classes:
-            if cls not in known:
-                hint = close_match_hint(cls, known)
-                problems.append(
-                    Problem(file, f"{path}.{cls}", f"unknown class {cls!r} in {dept!r}{hint}")
-                )
-    return problems
 
 
 def load_personas(
@@ -331,7 +238,7 @@ def _checked_personas(
         problems.append(Problem(file, "personas", "expected at least one persona"))
     else:
         weights = {name: p.weight for name, p in parsed.personas.items()}
-        problems += _check_sum(file, "personas", weights, "persona weights")
+        problems += check_sum(file, "personas", weights, "persona weights")
     population = parsed.population
     for key, names in (
         ("exploration_excludes", population.exploration_excludes),
@@ -344,9 +251,9 @@ def _checked_personas(
                 problems.append(
                     Problem(file, f"population.{key}[{i}]", f"unknown department {dept!r}{hint}")
                 )
-    problems += _check_prices(file, population.prices, hierarchy)
+    problems += check_prices(file, population.prices, hierarchy)
     for name, spec in parsed.personas.items():
-        problems += _check_persona(file, name, spec, hierarchy, segments)
+        problems += check_persona(file, name, spec, hierarchy, segments)
     if problems:
         raise ConfigError(problems)
     return parsed
