@@ -123,6 +123,65 @@ def test_price_configuration_errors(shipped, wrong, old, new, message):
     assert message in str(err.value), wrong
 
 
+TIMING_ERRORS = [
+    (
+        "an unknown department in the seasonality",
+        "      Xmas Shop:        [0.1,",
+        "      Xmas Shops:       [0.1,",
+        "population.timing.seasonality.Xmas Shops: unknown department; did you mean 'Xmas Shop'?",
+    ),
+    (
+        "a negative seasonal intensity",
+        "      Gift Cards:       [0.6,",
+        "      Gift Cards:       [-0.6,",
+        "population.timing.seasonality.Gift Cards[0]: Input should be greater than or equal "
+        "to 0, got -0.6",
+    ),
+    (
+        "eleven months",
+        "[0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.3, 1.0, 3.5, 6.0]",
+        "[0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.3, 1.0, 3.5, 6.0]",
+        "population.timing.seasonality.Xmas Shop: expected 12 monthly intensities "
+        "(Jan..Dec), got 11",
+    ),
+    (
+        "a week profile that does not sum to 1",
+        "day_of_week: {Mon: 0.12,",
+        "day_of_week: {Mon: 0.22,",
+        "population.timing.day_of_week: expected shares summing to 1, got a sum of 1.1000",
+    ),
+    (
+        "a week profile missing a day",
+        "day_of_week: {Mon: 0.10, Tue: 0.10,",
+        "day_of_week: {Mon: 0.20,",
+        "personas.teenage_girl.knobs.timing.day_of_week: expected a share for every day "
+        "Mon..Sun, missing Tue",
+    ),
+    (
+        "an hour profile of 23 hours",
+        "hour_of_day: [0.0287, 0.0143,",
+        "hour_of_day: [0.0430,",
+        "personas.teenage_girl.knobs.timing.hour_of_day: expected 24 shares, got 23",
+    ),
+    (
+        "an unknown time zone",
+        "time_zone: Europe/London",
+        "time_zone: Europe/Londn",
+        "population.timing.time_zone: unknown time zone 'Europe/Londn'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("wrong", "old", "new", "message"), TIMING_ERRORS, ids=[e[0] for e in TIMING_ERRORS]
+)
+def test_timing_configuration_errors(shipped, wrong, old, new, message):
+    edit(shipped["priors"], old, new)
+    with pytest.raises(ConfigError) as err:
+        load(shipped)
+    assert message in str(err.value), (wrong, str(err.value))
+
+
 def test_unknown_class_suggests_close_match(shipped):
     edit(shipped["priors"], "[Tops, T-Shirts, Skinny Jeans", "[Tops, T-Shirts, Skiny Jeans")
     with pytest.raises(ConfigError) as err:

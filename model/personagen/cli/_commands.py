@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from personagen._io import atomic_path, check_writable, write_text_atomic
@@ -126,6 +127,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         locale=args.locale,
         as_of=args.as_of or DEFAULT_AS_OF,
         basic_only=args.basic_only,
+        transactions=args.transactions,
         draw_population=args.draw_population,
         persona_counts=counts,
         overwrite=args.overwrite,
@@ -163,23 +165,26 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _roll_up(args: argparse.Namespace, config: PersonagenConfig) -> dict:
+def _roll_up(args: argparse.Namespace, config: PersonagenConfig, names: Iterable[str]) -> dict:
     """Return the keyword arguments of ``transactions_to_customers`` the flags give."""
     from personagen.data import TransactionColumns, load_mapping
 
+    date = args.date_col or ("timestamp" if "timestamp" in set(names) else "date")
     columns = TransactionColumns(
         customer=args.customer_col,
         order=args.order_col,
-        date=args.date_col,
+        date=date,
         department=args.department_col,
         units=args.units_col,
         value=args.value_col,
+        returned_value=args.returned_value_col,
     )
     mapping = load_mapping(args.mapping, config.hierarchy) if args.mapping else None
     return {
         "columns": columns,
         "mapping": mapping,
         "unmapped": args.unmapped,
+        "as_of": args.as_of,
         "source": str(args.data),
     }
 
@@ -191,7 +196,9 @@ def _customer_table(args: argparse.Namespace, config: PersonagenConfig):
     table = read_customer_table(args.data)
     if not args.transactions:
         return table
-    return transactions_to_customers(table, config.hierarchy, **_roll_up(args, config))
+    return transactions_to_customers(
+        table, config.hierarchy, **_roll_up(args, config, table.columns)
+    )
 
 
 def _run_options(args: argparse.Namespace) -> dict:
@@ -302,7 +309,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         key=jax.random.key(args.seed),
         mode=args.mode,
         n_personas=args.n_personas,
-        roll_up=_roll_up(args, config),
+        roll_up=_roll_up(args, config, table.columns),
         seed=args.seed,
         **_run_options(args),
     )

@@ -139,6 +139,12 @@ def _add_sample(sub: Any) -> None:
     )
     s.add_argument("--basic-only", action="store_true", help="write only the basic table")
     s.add_argument(
+        "--transactions",
+        action="store_true",
+        help="also write the line items (transactions.parquet/.csv), timestamped; the "
+        "customer tables are their exact roll-up and do not change",
+    )
+    s.add_argument(
         "--draw-population",
         action="store_true",
         help="draw persona weights and profiles from their priors instead of their means",
@@ -170,14 +176,27 @@ def _add_transaction_args(parser: argparse.ArgumentParser) -> None:
     for role, default in (
         ("customer", "customer_id"),
         ("order", "order_id"),
-        ("date", "date"),
         ("department", "department"),
         ("units", "units"),
         ("value", "value"),
+        ("returned-value", "returned_value"),
     ):
         parser.add_argument(
             f"--{role}-col", default=default, help=f"{role} column of the transactions"
         )
+    parser.add_argument(
+        "--date-col",
+        default=None,
+        help="date or timestamp column of the transactions (default: timestamp if the "
+        "table has one, else date)",
+    )
+    parser.add_argument(
+        "--as-of",
+        type=_date,
+        default=None,
+        help="date the transactions describe (YYYY-MM-DD; default: the day after the last "
+        "line; a synthetic run's is in its metadata.json)",
+    )
     parser.add_argument(
         "--mapping", type=Path, help="YAML mapping your department names to the hierarchy's"
     )

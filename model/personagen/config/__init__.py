@@ -62,6 +62,7 @@ from personagen.config._schema import (
     SegmentsFile,
     SegmentSpec,
 )
+from personagen.config._timing import TimingArrays, build_timing
 from personagen.config._yaml import read_text_file, read_yaml_mapping
 
 __all__ = [
@@ -87,11 +88,13 @@ __all__ = [
     "SegmentSpec",
     "SegmentsFile",
     "Structure",
+    "TimingArrays",
     "basic_columns",
     "beta_from_interval",
     "build_hierarchy",
     "build_prior_arrays",
     "build_structure",
+    "build_timing",
     "config_from_dict",
     "default_paths",
     "department_units_columns",

@@ -14,7 +14,14 @@ from personagen.config._hierarchy import ProductHierarchy
 from personagen.config._schema import SegmentsFile
 from personagen.errors import Problem, close_match_hint
 
-__all__ = ["SUM_TOLERANCE", "check_persona", "check_prices", "check_sum", "unknown_department"]
+__all__ = [
+    "SUM_TOLERANCE",
+    "check_persona",
+    "check_prices",
+    "check_sum",
+    "check_timing",
+    "unknown_department",
+]
 
 #: Shares that must sum to one may be off by at most this much.
 SUM_TOLERANCE = 1e-6
@@ -111,4 +118,26 @@ def check_prices(file: str, prices: Any, hierarchy: ProductHierarchy) -> list[Pr
         path = f"population.prices.classes.{dept}"
         keyed = ((cls, cls) for cls in classes)
         problems += _unknown_classes(file, path, dept, keyed, hierarchy, ".{}")
+    return problems
+
+
+def check_timing(file: str, timing: Any, hierarchy: ProductHierarchy) -> list[Problem]:
+    """``population.timing``: known departments in ``seasonality``, a known time zone."""
+    import zoneinfo
+
+    problems = []
+    for dept in timing.seasonality:
+        path = f"population.timing.seasonality.{dept}"
+        problems += unknown_department(file, path, dept, hierarchy)
+    try:
+        zoneinfo.ZoneInfo(timing.time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        problems.append(
+            Problem(
+                file,
+                "population.timing.time_zone",
+                f"unknown time zone {timing.time_zone!r}: expected an IANA name such as "
+                "'America/New_York' or 'Europe/London'",
+            )
+        )
     return problems

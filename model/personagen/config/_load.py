@@ -23,6 +23,7 @@ from personagen.config._cross_checks import (
     check_persona,
     check_prices,
     check_sum,
+    check_timing,
 )
 from personagen.config._hierarchy import ProductHierarchy, build_hierarchy
 from personagen.config._schema import HierarchyFile, PersonasFile, SegmentsFile
@@ -252,6 +253,7 @@ def _checked_personas(
                     Problem(file, f"population.{key}[{i}]", f"unknown department {dept!r}{hint}")
                 )
     problems += check_prices(file, population.prices, hierarchy)
+    problems += check_timing(file, population.timing, hierarchy)
     for name, spec in parsed.personas.items():
         problems += check_persona(file, name, spec, hierarchy, segments)
     if problems:

@@ -24,9 +24,15 @@ __all__ = [
     "SegmentSpec",
     "SegmentsFile",
     "SpendingProfile",
+    "TimingKnobs",
+    "TimingSpec",
 ]
 
 SizeLabel = Literal["XS", "S", "M", "L", "XL"]
+DayName = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+DAY_NAMES: tuple[DayName, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+#: Tolerance of a profile's sum (written with a few decimals in YAML).
+PROFILE_SUM_TOLERANCE = 1e-3
 SIZE_LABELS: tuple[SizeLabel, ...] = ("XS", "S", "M", "L", "XL")
 GENDERS = ("female", "male")
 
@@ -72,6 +78,64 @@ def _gender_mapping(value: object) -> object:
     return value
 
 
+def _check_profile(value: dict[str, float] | list[float], length: int) -> None:
+    values = list(value.values()) if isinstance(value, dict) else list(value)
+    if len(values) != length:
+        raise ValueError(f"expected {length} shares, got {len(values)}")
+    if any(v < 0 for v in values):
+        raise ValueError(f"expected shares >= 0, got {min(values):g}")
+    total = sum(values)
+    if abs(total - 1.0) > PROFILE_SUM_TOLERANCE:
+        raise ValueError(f"expected shares summing to 1, got a sum of {total:.4f}")
+
+
+def _check_week(value: dict[str, float]) -> dict[str, float]:
+    missing = [d for d in DAY_NAMES if d not in value]
+    if missing:
+        raise ValueError(f"expected a share for every day Mon..Sun, missing {', '.join(missing)}")
+    _check_profile(value, 7)
+    return value
+
+
+def _check_day(value: list[float]) -> list[float]:
+    _check_profile(value, 24)
+    return value
+
+
+def _check_months(value: list[float]) -> list[float]:
+    if len(value) != 12:
+        raise ValueError(f"expected 12 monthly intensities (Jan..Dec), got {len(value)}")
+    if any(v < 0 for v in value):
+        raise ValueError(f"expected intensities >= 0, got {min(value):g}")
+    if not any(v > 0 for v in value):
+        raise ValueError("expected at least one month with a positive intensity, got all 0")
+    return value
+
+
+def _default_week() -> dict[DayName, float]:
+    return {
+        "Mon": 0.13,
+        "Tue": 0.13,
+        "Wed": 0.13,
+        "Thu": 0.14,
+        "Fri": 0.15,
+        "Sat": 0.17,
+        "Sun": 0.15,
+    }
+
+
+#: Store hours of a high-street and online shop: quiet nights, a lunch peak, an evening peak.
+_DEFAULT_HOURS = (
+    0.0065, 0.0033, 0.0016, 0.0011, 0.0011, 0.0016, 0.0054, 0.0131,
+    0.0261, 0.0392, 0.0522, 0.0609, 0.0696, 0.0674, 0.0620, 0.0598,
+    0.0609, 0.0653, 0.0740, 0.0848, 0.0881, 0.0740, 0.0489, 0.0331,
+)  # fmt: skip
+
+
+def _default_hours() -> list[float]:
+    return list(_DEFAULT_HOURS)
+
+
 #: ``[lo, hi]``, read as the central 90% interval of a positive quantity (lo < hi).
 Range = Annotated[tuple[float, float], AfterValidator(_check_range)]
 #: ``[lo, hi]`` of ages, drawn uniformly (a single age is allowed).
@@ -80,6 +144,13 @@ AgeRange = Annotated[tuple[float, float], AfterValidator(_check_age_range)]
 FractionRange = Annotated[tuple[float, float], AfterValidator(_check_fraction_range)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+#: Shares of the days of the week, Mon..Sun, summing to 1.
+WeekProfile = Annotated[dict[DayName, Share], AfterValidator(_check_week)]
+#: Shares of the 24 hours of the day (0 = midnight to 1 am), summing to 1.
+DayProfile = Annotated[list[Share], AfterValidator(_check_day)]
+#: Twelve monthly intensities, Jan..Dec (relative: only ratios matter).
+MonthlyIntensity = Annotated[list[NonNegative], AfterValidator(_check_months)]
 
 
 class _Frozen(BaseModel):
@@ -110,6 +181,18 @@ class SpendingProfile(_Frozen):
     typical_segment: str
 
 
+class TimingKnobs(_Frozen):
+    """When one persona shops and how its baskets vary; unset keys take the store's.
+
+    See ``docs/transactions.md``.
+    """
+
+    day_of_week: WeekProfile | None = None
+    hour_of_day: DayProfile | None = None
+    order_mix_sd: NonNegative | None = None
+    note: str = ""
+
+
 class PersonaKnobs(_Frozen):
     """Model knobs of one persona; every field has a documented default.
 
@@ -126,6 +209,7 @@ class PersonaKnobs(_Frozen):
     baby_share: Share = 0.2
     adult_sizes: dict[SizeLabel, Share] = Field(default_factory=_default_sizes)
     price_levels: dict[str, Positive] = Field(default_factory=dict)
+    timing: TimingKnobs = Field(default_factory=TimingKnobs)
     note: str = ""
 
 
@@ -159,6 +243,30 @@ class PriceLevels(_Frozen):
     note: str = ""
 
 
+class TimingSpec(_Frozen):
+    """The store's calendar: seasonality, week and day profiles, basket and line-price spread.
+
+    Only the transactions use it (``personagen sample --transactions``); the customer
+    tables do not depend on it. Timestamps are local store times in ``time_zone``
+    (written without an offset). Departments not in ``seasonality`` are flat all year.
+    ``order_mix_sd`` is the log-scale sd of an order's department mix around the
+    customer's (larger: orders more focused on a few departments), ``basket_size_sd``
+    that of an order's size around the customer's typical order (larger: big baskets
+    that span many departments next to small ones, a higher lift of department pairs);
+    ``line_price_sd`` the log-scale sd of a line's unit price around the customer's
+    average for its class. Details in ``docs/transactions.md``.
+    """
+
+    time_zone: str = "America/New_York"
+    seasonality: dict[str, MonthlyIntensity] = Field(default_factory=dict)
+    day_of_week: WeekProfile = Field(default_factory=_default_week)
+    hour_of_day: DayProfile = Field(default_factory=_default_hours)
+    order_mix_sd: NonNegative = 0.5
+    basket_size_sd: NonNegative = 1.5
+    line_price_sd: NonNegative = 0.1
+    note: str = ""
+
+
 class PopulationSpec(_Frozen):
     """Population-level prior knobs."""
 
@@ -169,6 +277,7 @@ class PopulationSpec(_Frozen):
     kids_departments: list[str] = Field(default_factory=list)
     adult_apparel_departments: list[str] = Field(default_factory=list)
     prices: PriceLevels = Field(default_factory=PriceLevels)
+    timing: TimingSpec = Field(default_factory=TimingSpec)
     note: str = ""
 
 

@@ -17,12 +17,17 @@ are an error listing each with its row count, unless ``unmapped="other"``
 sends them to the mapping's ``other`` department. The result has the basic
 table's columns, so fitting a transactions file and fitting a customer table
 take the same path (:func:`personagen.data.observations_from_table`).
-Transactions carry no returns, so ``return_rate`` is left missing and its term
-is dropped from the likelihood.
+Where the table has a returned-value column (personagen's own transactions do),
+``return_rate`` is the returned value over the value bought; otherwise it is left
+missing and its term is dropped from the likelihood. Money is summed in integer
+cents and every derived column uses the customer tables' own formulas, so rolling up
+``personagen sample --transactions`` gives back its basic table exactly (given the
+run's as-of date, which its files record).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -81,6 +86,9 @@ class TransactionColumns:
         Units on the line (a number >= 0).
     value : str
         Value of the line in currency units (a number >= 0).
+    returned_value : str
+        Value refunded on the line; optional: without such a column the return rate
+        is missing.
     """
 
     customer: str = "customer_id"
@@ -89,6 +97,7 @@ class TransactionColumns:
     department: str = "department"
     units: str = "units"
     value: str = "value"
+    returned_value: str = "returned_value"
 
 
 def load_mapping(path: str | Path, hierarchy: ProductHierarchy) -> DepartmentMapping:
@@ -126,7 +135,7 @@ def load_mapping(path: str | Path, hierarchy: ProductHierarchy) -> DepartmentMap
 def _check_columns(table: pd.DataFrame, cols: TransactionColumns, source: str) -> None:
     problems = []
     for role, name in vars(cols).items():
-        if name not in table.columns:
+        if name not in table.columns and role != "returned_value":
             hint = close_match_hint(name, [str(c) for c in table.columns])
             problems.append(
                 Problem(
@@ -210,40 +219,43 @@ def _map_departments(
     return mapped.map(hierarchy.department_index).to_numpy()
 
 
-def _roll_up(frame: pd.DataFrame, hierarchy: ProductHierarchy) -> pd.DataFrame:
+def _cents(dollars: np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(dollars, np.float64) * 100.0).astype(np.int64)
+
+
+def _roll_up(frame: pd.DataFrame, hierarchy: ProductHierarchy, as_of: pd.Timestamp) -> pd.DataFrame:
     """One row per customer in the basic schema, from lines with a department index."""
-    as_of = frame["date"].max() + pd.Timedelta(days=1)
-    by_customer = frame.groupby("customer", sort=True)
-    first = by_customer["date"].min()
-    last = by_customer["date"].max()
-    lifetime_days = (as_of - first).dt.days.clip(lower=1)
-    n_orders = by_customer["order"].nunique().to_numpy()
-    revenue = by_customer["value"].sum().to_numpy()
-    lifetime_months = np.round(lifetime_days.to_numpy() / DAYS_PER_MONTH, 2)
+    day = frame["date"].dt.normalize()
+    by_customer = frame.assign(day=day).groupby("customer", sort=True)
+    first = by_customer["day"].min()
+    last = by_customer["day"].max()
+    lifetime_days = (as_of - first).dt.days.clip(lower=1).to_numpy()
+    n_orders = by_customer["order"].nunique().to_numpy().astype(np.int64)
+    cents = by_customer["cents"].sum().to_numpy()
+    returned = by_customer["returned_cents"].sum().to_numpy()
     core = {
         "customer_id": first.index,
         "total_purchases": n_orders,
-        "total_revenue": np.round(revenue, 2),
-        "avg_order_value": np.round(revenue / n_orders, 2),
+        "total_revenue": cents / 100.0,
+        "avg_order_value": ((2 * cents + n_orders) // (2 * n_orders)) / 100.0,
         # to the as-of date, like the lifetime: a one-order customer has recency = lifetime
         "recency_days": (as_of - last).dt.days.to_numpy(),
-        "customer_lifetime_months": lifetime_months,
-        "frequency_per_month": np.round(n_orders / lifetime_months, 4),
-        "return_rate": np.nan,  # transactions carry no returns
+        "customer_lifetime_months": np.round(lifetime_days / DAYS_PER_MONTH, 2),
+        "frequency_per_month": np.round(n_orders / (lifetime_days / DAYS_PER_MONTH), 4),
+        "return_rate": np.round(returned / np.maximum(cents, 1), 4),
     }
     out = pd.DataFrame({c: core[c] for c in BASIC_CORE_COLUMNS if c in core})
     n_departments = hierarchy.n_departments
-    for values, columns, dtype in (
-        ("value", department_value_columns(hierarchy), np.float64),
-        ("units", department_units_columns(hierarchy), np.int64),
+    for values, columns, scale in (
+        ("cents", department_value_columns(hierarchy), 100.0),
+        ("units", department_units_columns(hierarchy), None),
     ):
         pivot = frame.pivot_table(
             index="customer", columns="dept", values=values, aggfunc="sum", fill_value=0
         ).reindex(index=first.index, columns=range(n_departments), fill_value=0)
-        matrix = pivot.to_numpy(dtype=np.float64)
-        matrix = np.round(matrix, 2) if dtype is np.float64 else matrix
+        matrix = pivot.to_numpy(dtype=np.int64)
         for d, name in enumerate(columns):
-            out[name] = matrix[:, d].astype(dtype)
+            out[name] = matrix[:, d] / scale if scale else matrix[:, d]
     return out
 
 
@@ -254,6 +266,7 @@ def transactions_to_customers(
     columns: TransactionColumns = TransactionColumns(),
     mapping: DepartmentMapping | None = None,
     unmapped: Literal["error", "other"] = "error",
+    as_of: dt.date | None = None,
     source: str = "<transactions>",
 ) -> pd.DataFrame:
     """Aggregate line items to one row per customer in the basic schema.
@@ -270,6 +283,9 @@ def transactions_to_customers(
         User department names -> hierarchy departments.
     unmapped : {"error", "other"}
         What to do with department names neither mapped nor in the hierarchy.
+    as_of : datetime.date, optional
+        The date the data describe (recency and lifetime count to it); by default the
+        day after the last line. A synthetic run's is in its ``metadata.json``.
     source : str
         File name for error messages.
 
@@ -277,12 +293,13 @@ def transactions_to_customers(
     -------
     pandas.DataFrame
         The basic schema's columns but ``true_segment`` and ``signup_date`` (unknown for
-        real customers); ``return_rate`` is missing (transactions carry no returns).
+        real customers); ``return_rate`` is missing without a returned-value column.
 
     Raises
     ------
     DataError
-        Empty table, missing columns, bad numbers, unparseable dates, unmapped names.
+        Empty table, missing columns, bad numbers, unparseable dates, unmapped names,
+        lines dated after ``as_of``.
     """
     if table.empty:
         raise DataError([Problem(source, "", "the table has no rows")])
@@ -292,14 +309,38 @@ def transactions_to_customers(
     dates = _parse_dates(table, columns.date, source)
     names = table[columns.department].astype(str)
     dept_index = _map_departments(names, hierarchy, mapping, unmapped, columns.department, source)
+    returned = (
+        _numeric(table, columns.returned_value, source)
+        if columns.returned_value in table.columns
+        else np.full(len(table), np.nan)
+    )
     frame = pd.DataFrame(
         {
             "customer": table[columns.customer].astype(str).to_numpy(),
             "order": table[columns.order].astype(str).to_numpy(),
             "date": dates.to_numpy(),
             "dept": dept_index,
-            "units": units,
-            "value": value,
+            "units": units.astype(np.int64) if np.all(units == np.round(units)) else units,
+            "cents": _cents(value),
+            "returned_cents": _cents(np.nan_to_num(returned)),
         }
     )
-    return _roll_up(frame, hierarchy)
+    end = frame["date"].max().normalize() + pd.Timedelta(days=1)
+    if as_of is not None:
+        end = pd.Timestamp(as_of)
+        late = frame["date"].dt.normalize() > end
+        if late.any():
+            raise DataError(
+                [
+                    Problem(
+                        source,
+                        columns.date,
+                        f"{int(late.sum())} lines dated after the as-of date {as_of.isoformat()} "
+                        f"(the first at row {int(np.flatnonzero(late)[0])}); expected none",
+                    )
+                ]
+            )
+    out = _roll_up(frame, hierarchy, end)
+    if np.isnan(returned).any():
+        out["return_rate"] = np.nan  # no returns column (or a gap in it): unknown
+    return out

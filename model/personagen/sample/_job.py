@@ -26,16 +26,26 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from personagen._io import atomic_path, check_writable, write_text_atomic
-from personagen.config import (
-    PersonagenConfig,
-)
+from personagen.config import PersonagenConfig, build_timing
+from personagen.sample._baskets import draw_line_items
 from personagen.sample._digest import DIGEST_FILE, RunDigest
 from personagen.sample._plan import plan_run
 from personagen.sample._request import SampleRequest, check_request
 from personagen.sample._simulate import CustomerChunk
 from personagen.sample._sinks import Sink, close_sinks
 from personagen.sample._summary import SampleSummary
-from personagen.sample._tables import TableLayout, basic_batch, enriched_batch, table_layout
+from personagen.sample._tables import (
+    ColumnInfo,
+    TableLayout,
+    basic_batch,
+    enriched_batch,
+    table_layout,
+)
+from personagen.sample._transaction_table import (
+    transaction_dictionary,
+    transaction_schema,
+    transactions_batch,
+)
 from personagen.story import FITTED_SITES
 
 __all__ = [
@@ -43,12 +53,14 @@ __all__ = [
     "BASIC_STEM",
     "ENRICHED_CHUNK",
     "ENRICHED_STEM",
+    "TRANSACTIONS_STEM",
     "output_paths",
     "sample_to_files",
 ]
 
 BASIC_STEM = "customer_sales_data_basic"
 ENRICHED_STEM = "customer_sales_data_enriched"
+TRANSACTIONS_STEM = "transactions"
 #: Default customers per chunk. A chunk is one compiled batch and one Parquet row
 #: group; an enriched chunk (859 columns) holds about 8 KB per customer while it
 #: is converted, so its default is smaller (peak memory, docs/benchmarks.md).
@@ -65,6 +77,8 @@ def output_paths(request: SampleRequest) -> dict[str, Path]:
     paths = {"basic": Path(request.out_dir) / f"{BASIC_STEM}.{ext}"}
     if not request.basic_only:
         paths["enriched"] = Path(request.out_dir) / f"{ENRICHED_STEM}.{ext}"
+    if request.transactions:
+        paths["transactions"] = Path(request.out_dir) / f"{TRANSACTIONS_STEM}.{ext}"
     paths["dictionary"] = Path(request.out_dir) / "data_dictionary.csv"
     paths["summary"] = Path(request.out_dir) / DIGEST_FILE
     paths["metadata"] = Path(request.out_dir) / "metadata.json"
@@ -99,6 +113,9 @@ def _metadata(request: SampleRequest, config: PersonagenConfig, n: int) -> dict[
         "format": request.file_format,
         "locale": request.locale,
         "basic_only": request.basic_only,
+        "transactions": request.transactions,
+        # timestamps of the transactions are local times of this zone, without an offset
+        "time_zone": config.personas.population.timing.time_zone,
         "population": population,
         "population_values": values,
         "persona_counts": dict(request.persona_counts) if request.persona_counts else None,
@@ -117,6 +134,10 @@ def _open_sinks(
         if "enriched" in paths:
             sinks["enriched"] = Sink(
                 paths["enriched"], layout.enriched_schema, request.file_format, meta
+            )
+        if "transactions" in paths:
+            sinks["transactions"] = Sink(
+                paths["transactions"], transaction_schema(), request.file_format, meta
             )
     except BaseException as exc:
         close_sinks(sinks.values(), exc)
@@ -203,6 +224,10 @@ def sample_to_files(
     }
     summary = SampleSummary(names, config.hierarchy.departments)
     digest = RunDigest(config)
+    timing = build_timing(config) if request.transactions else None
+    profile = np.asarray(run.population.department_profile, np.float64)
+    as_of_day = int(np.datetime64(request.as_of, "D").astype(np.int64))
+    word = run.line_word
     sinks = _open_sinks(paths, layout, request, meta)
 
     def write_chunk(chunk: CustomerChunk) -> None:
@@ -210,6 +235,14 @@ def sample_to_files(
         sinks["basic"].write(basic)
         if "enriched" in sinks:
             sinks["enriched"].write(enriched_batch(basic, chunk, layout, names, request.locale))
+        if timing is not None:
+            lines = draw_line_items(
+                chunk, run.structure, timing, profile, as_of_day=as_of_day, word=word
+            )
+            sinks["transactions"].write(
+                transactions_batch(lines, chunk.core["customer_index"], config.hierarchy)
+            )
+            summary.add_lines(len(lines), lines.orders.owner.size)
         summary.update(chunk, basic)
         digest.update(chunk, basic)
         if progress is not None:
@@ -217,10 +250,12 @@ def sample_to_files(
 
     def chunks() -> Any:
         chunk_size = request.chunk_size or (BASIC_CHUNK if request.basic_only else ENRICHED_CHUNK)
-        return run.chunks(chunk_size=chunk_size, enriched=not request.basic_only)
+        # the line items need the class units and sizes: the core is identical either way
+        enriched = not request.basic_only or request.transactions
+        return run.chunks(chunk_size=chunk_size, enriched=enriched)
 
     _write_chunks(chunks, sinks, write_chunk)
-    _write_dictionary(paths["dictionary"], layout, request.basic_only)
+    _write_dictionary(paths["dictionary"], layout, request)
     metadata = _metadata(request, config, run.n_customers)
     digest_data = digest.to_dict(metadata)
     write_text_atomic(paths["summary"], json.dumps(digest_data, separators=(",", ":")) + "\n")
@@ -229,8 +264,12 @@ def sample_to_files(
     return summary
 
 
-def _write_dictionary(path: Path, layout: TableLayout, basic_only: bool) -> None:
-    rows = [c for c in layout.dictionary if not (basic_only and c.table == "enriched")]
+def _write_dictionary(path: Path, layout: TableLayout, request: SampleRequest) -> None:
+    rows: list[ColumnInfo] = [
+        c for c in layout.dictionary if not (request.basic_only and c.table == "enriched")
+    ]
+    if request.transactions:
+        rows += transaction_dictionary()
     table = pa.table(
         {
             "column": [c.column for c in rows],

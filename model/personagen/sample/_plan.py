@@ -16,6 +16,7 @@ from personagen.config import (
     build_prior_arrays,
     build_structure,
 )
+from personagen.sample._counter_rng import key_word
 from personagen.sample._request import SampleRequest, check_request
 from personagen.sample._simulate import MIN_BATCH, CustomerChunk, iter_customer_chunks, run_keys
 from personagen.sample._tables import basic_batch, enriched_batch, table_layout
@@ -50,6 +51,13 @@ class RunPlan:
     customer_key: Any
     personas: np.ndarray | None
     n_customers: int
+
+    @property
+    def line_word(self) -> int:
+        """The run's key word for line-level draws (transactions), from the customer key."""
+        import jax
+
+        return key_word(np.asarray(jax.random.key_data(jax.random.fold_in(self.customer_key, 3))))
 
     def chunks(self, *, chunk_size: int, enriched: bool) -> Iterator[CustomerChunk]:
         """Yield the run's customers chunk by chunk (any chunk size gives the same ones)."""

@@ -43,6 +43,9 @@ class SampleRequest:
         Date the data describe: signup dates are ``as_of`` minus the lifetime.
     basic_only : bool
         Write only the basic table (the basic rows are identical either way).
+    transactions : bool
+        Also write the line items (``transactions.parquet`` or ``.csv``); the customer
+        tables are identical either way.
     draw_population : bool
         Draw the population (weights, profiles) from its prior instead of using its means.
     persona_counts : mapping of str to int, optional
@@ -66,6 +69,7 @@ class SampleRequest:
     locale: str = "en_US"
     as_of: dt.date = DEFAULT_AS_OF
     basic_only: bool = False
+    transactions: bool = False
     draw_population: bool = False
     persona_counts: Mapping[str, int] | None = None
     population: Population | None = None

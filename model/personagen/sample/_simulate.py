@@ -62,7 +62,9 @@ class CustomerChunk:
     ``core`` holds, per customer: ``customer_index``, ``persona``, ``segment`` (the
     ``true_segment`` label: an engagement segment, or S for a dropped-out customer),
     ``n_orders``, ``units``, ``revenue_cents``, ``lifetime_days``, ``recency_days``,
-    ``return_rate``, ``department_units`` (n, D), ``department_cents`` (n, D).
+    ``return_rate`` (the customer's propensity), ``returned_cents`` (its value returned,
+    ``round(return_rate * revenue_cents)``), ``department_units`` (n, D),
+    ``department_cents`` (n, D).
     ``details`` (enriched only, else empty) adds ``class_units`` (n, C),
     ``class_cents`` (n, C), ``baby_units``, ``child_units``, ``adult_size_units``
     (n, 5), ``gender``, ``age``, ``profile_draws`` (n, 8).
@@ -119,6 +121,8 @@ def _one_core(pop, priors, key, persona, lifetime):
     revenue_cents = jnp.maximum(jnp.round(site["total_revenue"] * 100.0), 1.0).astype(jnp.int32)
     dept_units = site["department_units"]
     dept_cents = split_cents_by_shares(revenue_cents, site["department_spend_shares"])
+    # whole cents returned: the table's return rate and the transactions' returns agree
+    returned_cents = jnp.round(site["return_rate"] * revenue_cents).astype(jnp.int32)
     lifetime_days = jnp.maximum(jnp.round(site["lifetime_months"] * DAYS_PER_MONTH), 1.0)
     lifetime_days = lifetime_days.astype(jnp.int32)
     # days from the first to the last order; one-order customers: 0, so recency = lifetime
@@ -133,6 +137,7 @@ def _one_core(pop, priors, key, persona, lifetime):
         "lifetime_days": lifetime_days,
         "recency_days": recency,
         "return_rate": site["return_rate"],
+        "returned_cents": returned_cents,
         "department_units": dept_units,
         "department_cents": dept_cents,
     }

@@ -46,6 +46,13 @@ class SampleSummary:
     department_cents: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     rfm_sample: dict[str, list[np.ndarray]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    n_lines: int = 0
+    n_orders: int = 0
+
+    def add_lines(self, n_lines: int, n_orders: int) -> None:
+        """Count one chunk's line items and orders (runs that write transactions)."""
+        self.n_lines += n_lines
+        self.n_orders += n_orders
 
     def update(self, chunk: CustomerChunk, basic: pa.RecordBatch) -> None:
         """Add one chunk."""
@@ -71,6 +78,11 @@ class SampleSummary:
     def render(self) -> str:
         """Return the closing summary as text."""
         lines = [f"{self.n:,} customers"]
+        if self.n_lines:
+            lines.append(
+                f"{self.n_lines:,} line items in {self.n_orders:,} orders "
+                f"({self.n_lines / max(self.n_orders, 1):.2f} lines per order)"
+            )
         lines.append("persona shares:")
         for name, count in zip(self.persona_names, self.persona_count, strict=True):
             lines.append(f"  {name:<24} {count:>10,}  {count / max(self.n, 1):6.1%}")

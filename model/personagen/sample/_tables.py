@@ -131,7 +131,8 @@ def _basic_specs(hierarchy: ProductHierarchy) -> list[_Spec]:
         (
             "return_rate",
             pa.float64(),
-            "Share of purchased value the customer returns",
+            "Value returned / total_revenue, to 4 decimals (the returned cents are "
+            "round(return propensity x revenue), exactly the transactions' returned_value)",
             "fraction",
             "basic",
         ),
@@ -283,7 +284,7 @@ def basic_batch(
         pa.array(c["recency_days"], pa.int32()),
         pa.array(frequency),
         pa.array(lifetime_months),
-        pa.array(np.round(c["return_rate"].astype(np.float64), 4)),
+        pa.array(np.round(c["returned_cents"] / cents, 4)),
         segments,
         pa.array(signup, pa.date32()),
     ]

@@ -1,0 +1,78 @@
+"""The store's calendar as arrays: what the transactions' time and basket draws need.
+
+Built from ``population.timing`` and each persona's ``knobs.timing`` (unset persona
+keys take the store's). Plain NumPy: the line items are expanded on the host
+(:mod:`personagen.sample._baskets`), and nothing here enters the JAX model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from personagen.config._load import PersonagenConfig
+from personagen.config._schema import DAY_NAMES
+
+__all__ = ["TimingArrays", "build_timing"]
+
+
+@dataclass(frozen=True)
+class TimingArrays:
+    """Calendar and basket parameters of a configuration (D departments, P personas).
+
+    Attributes
+    ----------
+    seasonality : ndarray, shape (D, 12)
+        Monthly intensity of each department, Jan..Dec, scaled to mean 1.
+    day_of_week : ndarray, shape (P, 7)
+        Each persona's shares of orders by weekday, Mon..Sun.
+    hour_of_day : ndarray, shape (P, 24)
+        Each persona's shares of orders by local hour.
+    order_mix_sd : ndarray, shape (P,)
+        Log-scale sd of an order's department mix around the customer's.
+    basket_size_sd : float
+        Log-scale sd of an order's size factor (common to its departments).
+    line_price_sd : float
+        Log-scale sd of a line's unit price around the customer's class average.
+    time_zone : str
+        IANA name of the local time of the timestamps.
+    """
+
+    seasonality: np.ndarray
+    day_of_week: np.ndarray
+    hour_of_day: np.ndarray
+    order_mix_sd: np.ndarray
+    basket_size_sd: float
+    line_price_sd: float
+    time_zone: str
+
+
+def _normalised(rows: np.ndarray) -> np.ndarray:
+    return rows / rows.sum(axis=-1, keepdims=True)
+
+
+def build_timing(config: PersonagenConfig) -> TimingArrays:
+    """Return the :class:`TimingArrays` of a validated configuration."""
+    store = config.personas.population.timing
+    departments = config.hierarchy.departments
+    seasonality = np.ones((len(departments), 12))
+    for dept, months in store.seasonality.items():
+        row = np.asarray(months, np.float64)
+        seasonality[departments.index(dept)] = row / row.mean()
+    weeks, hours, mix = [], [], []
+    for spec in config.personas.personas.values():
+        own = spec.knobs.timing
+        week = own.day_of_week if own.day_of_week is not None else store.day_of_week
+        weeks.append([week[d] for d in DAY_NAMES])
+        hours.append(own.hour_of_day if own.hour_of_day is not None else store.hour_of_day)
+        mix.append(own.order_mix_sd if own.order_mix_sd is not None else store.order_mix_sd)
+    return TimingArrays(
+        seasonality=seasonality,
+        day_of_week=_normalised(np.asarray(weeks, np.float64)),
+        hour_of_day=_normalised(np.asarray(hours, np.float64)),
+        order_mix_sd=np.asarray(mix, np.float64),
+        basket_size_sd=float(store.basket_size_sd),
+        line_price_sd=float(store.line_price_sd),
+        time_zone=store.time_zone,
+    )
