@@ -40,6 +40,7 @@ def _run(config, out, *, transactions, chunk_size):
     }
     if transactions:
         tables["lines"] = pd.read_parquet(out / "transactions.parquet")
+    tables["dir"] = out
     return tables
 
 
@@ -51,17 +52,20 @@ def config():
 @pytest.fixture(scope="module")
 def runs(config, tmp_path_factory):
     """The same 10,000 customers three ways: with lines in 4,096- and 2,500-customer
-    chunks, and without lines (10,000 per chunk)."""
+    chunks, and without lines (4,096 per chunk: the same Parquet row groups, same bytes)."""
     return {
         "lines": _run(config, tmp_path_factory.mktemp("a"), transactions=True, chunk_size=4096),
         "chunks": _run(config, tmp_path_factory.mktemp("b"), transactions=True, chunk_size=2500),
-        "plain": _run(config, tmp_path_factory.mktemp("c"), transactions=False, chunk_size=None),
+        "plain": _run(config, tmp_path_factory.mktemp("c"), transactions=False, chunk_size=4096),
     }
 
 
 def test_customer_tables_do_not_depend_on_the_lines_or_the_chunks(runs):
     for name in ("basic", "enriched"):
         pd.testing.assert_frame_equal(runs["lines"][name], runs["plain"][name])
+        pd.testing.assert_frame_equal(runs["lines"][name], runs["chunks"][name])
+        a, b = (runs[r]["dir"] / f"customer_sales_data_{name}.parquet" for r in ("lines", "plain"))
+        assert a.read_bytes() == b.read_bytes()
         pd.testing.assert_frame_equal(runs["lines"][name], runs["chunks"][name])
     pd.testing.assert_frame_equal(runs["lines"]["lines"], runs["chunks"]["lines"])
 
@@ -233,3 +237,26 @@ def test_baskets_have_several_lines_and_correlated_departments(runs, config):
     np.fill_diagonal(common, False)
     lift = pairs[common] / np.outer(share, share)[common]
     assert np.median(lift) > MIN_MEDIAN_LIFT
+
+
+#: The round trip's weights: each realised persona share in its 99% posterior interval
+#: (10 weights: a 90% familywise level by Bonferroni, as tests/infer/test_weights.py).
+ROUND_TRIP_INTERVAL = (0.005, 0.995)
+
+
+def test_fitting_the_lines_recovers_the_persona_weights(runs, config, tmp_path, capsys):
+    import arviz as az
+
+    from personagen.cli import main
+
+    lines = runs["lines"]["dir"] / "transactions.parquet"
+    fit = tmp_path / "fit"
+    args = ["fit", str(lines), "--transactions", "--as-of", AS_OF.isoformat(), "--out", str(fit)]
+    short = ["--num-warmup", "200", "--num-samples", "200", "--quiet", "--seed", "1"]
+    assert main([*args, *short]) == 0
+    assert f"{N:,} customers, mode weights" in capsys.readouterr().out
+    weights = az.from_netcdf(str(fit / "posterior.nc")).posterior["persona_weights"].values
+    lo, hi = np.quantile(weights.reshape(-1, weights.shape[-1]), ROUND_TRIP_INTERVAL, axis=0)
+    personas = runs["lines"]["enriched"]["persona_type"]
+    share = personas.value_counts(normalize=True).reindex(config.persona_names).to_numpy()
+    assert np.all((lo < share) & (share < hi)), (lo, share, hi)
