@@ -16,6 +16,14 @@ import os
 import sys
 from collections.abc import Callable
 
+from personagen._malloc import limit_malloc_arenas
+
+# ``personagen sample --transactions``: before NumPy and its BLAS threads start, so
+# that the line-item threads share one malloc arena (flat peak memory, _malloc.py);
+# other commands, and the library, keep glibc's default
+if "sample" in sys.argv[1:2] and "--transactions" in sys.argv:
+    limit_malloc_arenas()
+
 from personagen._compilation_cache import CACHE_ENV, disable_compilation_cache
 from personagen.cli._parser import FLAGS, build_parser
 from personagen.errors import ConfigError, DataError, ParameterError

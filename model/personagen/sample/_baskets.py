@@ -36,7 +36,12 @@ import numpy as np
 from personagen.config import SIZE_KIND_ADULT, SIZE_KIND_KIDS, Structure, TimingArrays
 from personagen.sample._counter_rng import counter_normals, counter_uniforms
 from personagen.sample._order_times import OrderTimes, draw_order_times, month_of
-from personagen.sample._segments import group_offsets, rank_in_groups, starts_of_groups
+from personagen.sample._segments import (
+    group_offsets,
+    rank_in_groups,
+    shuffle_within_groups,
+    starts_of_groups,
+)
 from personagen.sample._simulate import CustomerChunk
 
 __all__ = ["SIZE_CODES", "LineItems", "draw_line_items"]
@@ -75,36 +80,64 @@ class LineItems:
         return int(self.units.shape[0])
 
 
+@dataclass(frozen=True)
+class _Baskets:
+    """Weights of the departments each customer bought, over that customer's orders.
+
+    Cells ``(customer, department bought, order)``, grouped by pair ``(customer,
+    department)`` with the customer's orders in time order; ``pair_of[i, d]`` is the
+    pair of customer ``i`` and department ``d`` (-1 if it bought none there).
+    """
+
+    cum: np.ndarray
+    offsets: np.ndarray
+    order_row: np.ndarray
+    pair_of: np.ndarray
+
+
 def _basket_weights(
-    orders: OrderTimes, ids: np.ndarray, persona: np.ndarray, timing: TimingArrays, word: int
-) -> np.ndarray:
-    """Weight of each department in each order, shape (O, D)."""
-    n_departments = timing.seasonality.shape[0]
-    owner = orders.owner
-    cells = np.arange(owner.size * n_departments, dtype=np.int64)
-    row, dept = np.divmod(cells, n_departments)
-    counter = (orders.number[row] - 1) * n_departments + dept
-    e = counter_normals(word, MIX_STREAM, ids[owner[row]], counter).reshape(-1, n_departments)
-    sd = timing.order_mix_sd[persona[owner]][:, None]
-    size = counter_normals(word, BASKET_STREAM, ids[owner], orders.number - 1)
-    season = timing.seasonality[:, month_of(orders.day)].T
-    return np.exp(timing.basket_size_sd * size[:, None] + sd * e) * season
+    orders: OrderTimes,
+    ids: np.ndarray,
+    persona: np.ndarray,
+    department_units: np.ndarray,
+    timing: TimingArrays,
+    word: int,
+) -> _Baskets:
+    """Each order's weight of each department its customer bought (see the module doc)."""
+    n, n_departments = department_units.shape
+    pair_customer, pair_dept = np.nonzero(department_units > 0)
+    pair_of = np.full((n, n_departments), -1, np.int64)
+    pair_of[pair_customer, pair_dept] = np.arange(pair_customer.size)
+    per_pair = np.diff(orders.offsets)[pair_customer]
+    offsets = group_offsets(per_pair)
+    cell_pair = np.repeat(np.arange(pair_customer.size), per_pair)
+    order_row = orders.offsets[pair_customer[cell_pair]] + (
+        np.arange(cell_pair.size) - offsets[cell_pair]
+    )
+    dept = pair_dept[cell_pair]
+    # drawn per (order, department) whichever departments are bought: the draws of a
+    # cell do not depend on the customer's other departments
+    counter = (orders.number[order_row] - 1) * n_departments + dept
+    e = counter_normals(word, MIX_STREAM, ids[orders.owner[order_row]], counter)
+    size = counter_normals(word, BASKET_STREAM, ids[orders.owner], orders.number - 1)
+    sd = timing.order_mix_sd[persona[orders.owner[order_row]]]
+    month = month_of(orders.day)[order_row]
+    log_weight = timing.basket_size_sd * size[order_row] + sd * e
+    weight = np.exp(log_weight) * timing.seasonality[dept, month]
+    return _Baskets(np.cumsum(weight), offsets, order_row, pair_of)
 
 
 def _deal_units(
-    weights: np.ndarray, unit_owner: np.ndarray, unit_dept: np.ndarray, u: np.ndarray, offsets
+    baskets: _Baskets, unit_owner: np.ndarray, unit_dept: np.ndarray, u: np.ndarray
 ) -> np.ndarray:
     """Order row of each unit: a draw from its department's weights over its customer's orders."""
-    unit_order = np.empty(unit_owner.shape, np.int64)
-    for d in np.unique(unit_dept):
-        sel = np.flatnonzero(unit_dept == d)
-        cum = np.cumsum(weights[:, d])
-        c = unit_owner[sel]
-        lo, hi = offsets[c], offsets[c + 1]
-        base = np.where(lo > 0, cum[np.maximum(lo - 1, 0)], 0.0)
-        target = base + u[sel] * (cum[hi - 1] - base)
-        unit_order[sel] = np.clip(np.searchsorted(cum, target, side="right"), lo, hi - 1)
-    return unit_order
+    pair = baskets.pair_of[unit_owner, unit_dept]
+    lo, hi = baskets.offsets[pair], baskets.offsets[pair + 1]
+    cum = baskets.cum
+    base = np.where(lo > 0, cum[np.maximum(lo - 1, 0)], 0.0)
+    target = base + u * (cum[hi - 1] - base)
+    cell = np.clip(np.searchsorted(cum, target, side="right"), lo, hi - 1)
+    return baskets.order_row[cell]
 
 
 def _fill_empty_orders(
@@ -115,15 +148,16 @@ def _fill_empty_orders(
     empty = np.flatnonzero(np.bincount(unit_order, minlength=n_orders) == 0)
     if empty.size == 0:
         return
-    by_order = np.argsort(unit_order, kind="stable")
+    # only customers with an empty order take part
+    n_customers = orders.offsets.size - 1
+    n_empty = np.bincount(orders.owner[empty], minlength=n_customers)
+    units = np.flatnonzero(n_empty[unit_owner] > 0)
+    by_order = units[np.argsort(unit_order[units], kind="stable")]
     spare = by_order[rank_in_groups(unit_order[by_order]) >= 1]
-    spare = spare[np.lexsort((spare_key[spare], unit_owner[spare]))]
+    spare = spare[shuffle_within_groups(unit_owner[spare], spare_key[spare])]
     spare_owner = unit_owner[spare]
     spare_rank = rank_in_groups(spare_owner)
-    empty_owner = orders.owner[empty]
-    n_customers = orders.offsets.size - 1
-    n_empty = np.bincount(empty_owner, minlength=n_customers)
-    first_empty = np.searchsorted(empty_owner, np.arange(n_customers))
+    first_empty = np.searchsorted(orders.owner[empty], np.arange(n_customers))
     take = spare_rank < n_empty[spare_owner]
     movers = spare[take]
     unit_order[movers] = empty[first_empty[unit_owner[movers]] + spare_rank[take]]
@@ -139,11 +173,11 @@ def _deal_sizes(
     """Size code of each unit: the customer's size counts dealt at random over its units."""
     size = np.zeros(unit_owner.shape, np.int64)
     kids = np.flatnonzero(kind == SIZE_KIND_KIDS)
-    kids = kids[np.lexsort((key[kids], unit_owner[kids]))]
+    kids = kids[shuffle_within_groups(unit_owner[kids], key[kids])]
     rank = rank_in_groups(unit_owner[kids])
     size[kids] = np.where(rank < baby[unit_owner[kids]], 1, 2)
     adult = np.flatnonzero(kind == SIZE_KIND_ADULT)
-    adult = adult[np.lexsort((key[adult], unit_owner[adult]))]
+    adult = adult[shuffle_within_groups(unit_owner[adult], key[adult])]
     rank = rank_in_groups(unit_owner[adult])
     bounds = np.cumsum(adult_sizes, axis=1)[unit_owner[adult], :-1]
     size[adult] = 3 + (rank[:, None] >= bounds).sum(axis=1)
@@ -162,7 +196,7 @@ def _split_exactly(total: np.ndarray, weights: np.ndarray, group: np.ndarray) ->
     raw = total[member] * (weights / weight_sum[member]) * _FLOOR_GUARD
     part = np.floor(raw).astype(np.int64)
     missing = total - np.add.reduceat(part, starts)
-    by_remainder = np.lexsort((part - raw, member))
+    by_remainder = shuffle_within_groups(member, 1.0 - (raw - part))  # largest first
     bump = rank_in_groups(member[by_remainder]) < missing[member[by_remainder]]
     part[by_remainder[bump]] += 1
     return part
@@ -172,7 +206,7 @@ def _take_returns(
     cents: np.ndarray, units: np.ndarray, owner: np.ndarray, key: np.ndarray, returned: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return each line's returned cents and units: the customer's, taken in random order."""
-    order = np.lexsort((key, owner))
+    order = shuffle_within_groups(owner, key)
     value = cents[order]
     before = np.cumsum(value) - value
     first = starts_of_groups(owner[order])
@@ -233,9 +267,10 @@ def draw_line_items(
     unit_dept = structure.class_index[unit_class]
     counter = np.arange(cell.size, dtype=np.int64) - group_offsets(class_units.sum(1))[unit_owner]
     unit_ids = ids[unit_owner]
-    weights = _basket_weights(orders, ids, persona, timing, word)
+    department_units = np.asarray(core["department_units"])
+    baskets = _basket_weights(orders, ids, persona, department_units, timing, word)
     u = counter_uniforms(word, ASSIGN_STREAM, unit_ids, counter)
-    unit_order = _deal_units(weights, unit_owner, unit_dept, u, orders.offsets)
+    unit_order = _deal_units(baskets, unit_owner, unit_dept, u)
     spare_key = counter_uniforms(word, SPARE_STREAM, unit_ids, counter)
     _fill_empty_orders(unit_order, unit_owner, spare_key, orders)
     size = _deal_sizes(

@@ -15,7 +15,8 @@ import json
 import platform
 import queue
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from personagen._io import atomic_path, check_writable, write_text_atomic
-from personagen.config import PersonagenConfig, build_timing
+from personagen.config import PersonagenConfig, Structure, TimingArrays, build_timing
 from personagen.sample._baskets import draw_line_items
 from personagen.sample._digest import DIGEST_FILE, RunDigest
 from personagen.sample._plan import plan_run
@@ -66,6 +67,10 @@ TRANSACTIONS_STEM = "transactions"
 #: is converted, so its default is smaller (peak memory, docs/benchmarks.md).
 BASIC_CHUNK = 100_000
 ENRICHED_CHUNK = 10_000
+#: Customers whose line items are expanded at a time: each part's arrays stay small
+#: (peak memory) and two parts expand at once (NumPy releases the GIL in its loops).
+LINES_PART = 2_000
+LINE_THREADS = 2
 #: Population fields recorded in metadata.json when a run samples a given population
 #: (the class profiles are always the YAML's: no fit learns them).
 _RECORDED_SITES = FITTED_SITES
@@ -123,6 +128,28 @@ def _metadata(request: SampleRequest, config: PersonagenConfig, n: int) -> dict[
         "sources": dict(config.sources),
         "config": config.to_dict(),
     }
+
+
+def _line_batches(
+    pool: ThreadPoolExecutor,
+    chunk: CustomerChunk,
+    config: PersonagenConfig,
+    structure: Structure,
+    timing: TimingArrays,
+    profile: np.ndarray,
+    *,
+    as_of_day: int,
+    word: int,
+) -> Iterator[tuple[pa.RecordBatch, int]]:
+    """Yield the chunk's transactions batches (and their order counts), part by part."""
+
+    def expand(lo: int) -> tuple[pa.RecordBatch, int]:
+        part = chunk.rows(lo, min(lo + LINES_PART, chunk.n))
+        lines = draw_line_items(part, structure, timing, profile, as_of_day=as_of_day, word=word)
+        batch = transactions_batch(lines, part.core["customer_index"], config.hierarchy)
+        return batch, int(lines.orders.owner.size)
+
+    yield from pool.map(expand, range(0, chunk.n, LINES_PART))
 
 
 def _open_sinks(
@@ -236,25 +263,28 @@ def sample_to_files(
         if "enriched" in sinks:
             sinks["enriched"].write(enriched_batch(basic, chunk, layout, names, request.locale))
         if timing is not None:
-            lines = draw_line_items(
-                chunk, run.structure, timing, profile, as_of_day=as_of_day, word=word
-            )
-            sinks["transactions"].write(
-                transactions_batch(lines, chunk.core["customer_index"], config.hierarchy)
-            )
-            summary.add_lines(len(lines), lines.orders.owner.size)
+            for batch, n_orders in _line_batches(
+                pool, chunk, config, run.structure, timing, profile, as_of_day=as_of_day, word=word
+            ):
+                sinks["transactions"].write(batch)
+                summary.add_lines(batch.num_rows, n_orders)
         summary.update(chunk, basic)
         digest.update(chunk, basic)
         if progress is not None:
             progress(chunk.n)
 
     def chunks() -> Any:
-        chunk_size = request.chunk_size or (BASIC_CHUNK if request.basic_only else ENRICHED_CHUNK)
+        # the line items need the enriched details: the enriched chunk size bounds memory
+        small = not request.basic_only or request.transactions
+        chunk_size = request.chunk_size or (ENRICHED_CHUNK if small else BASIC_CHUNK)
         # the line items need the class units and sizes: the core is identical either way
         enriched = not request.basic_only or request.transactions
         return run.chunks(chunk_size=chunk_size, enriched=enriched)
 
-    _write_chunks(chunks, sinks, write_chunk)
+    # one pool for the run: threads made per chunk would each take a malloc arena of
+    # their own, and the freed memory of those arenas is not handed back (peak memory)
+    with ThreadPoolExecutor(LINE_THREADS, thread_name_prefix="personagen-lines") as pool:
+        _write_chunks(chunks, sinks, write_chunk)
     _write_dictionary(paths["dictionary"], layout, request)
     metadata = _metadata(request, config, run.n_customers)
     digest_data = digest.to_dict(metadata)

@@ -19,7 +19,7 @@ import numpy as np
 
 from personagen.config import TimingArrays
 from personagen.sample._counter_rng import counter_uniforms
-from personagen.sample._segments import group_offsets
+from personagen.sample._segments import group_offsets, sort_within_groups
 
 __all__ = ["OrderTimes", "draw_order_times", "month_of", "weekday_of"]
 
@@ -137,8 +137,11 @@ def draw_order_times(
     z = persona[owner]
     hour_cum = np.cumsum(timing.hour_of_day, axis=1)[:, :-1]
     u_hour = counter_uniforms(word, HOUR_STREAM, ids, k)
-    hour = (u_hour[:, None] > hour_cum[z]).sum(axis=1)
+    hour = np.empty(owner.size, np.int64)
+    for p in np.unique(z):
+        sel = np.flatnonzero(z == p)
+        hour[sel] = np.searchsorted(hour_cum[p], u_hour[sel], side="right")
     second = np.floor(counter_uniforms(word, SECOND_STREAM, ids, k) * 3600).astype(np.int64)
     timestamp = day * SECONDS_PER_DAY + hour * 3600 + second
-    order = np.lexsort((timestamp, owner))
+    order = sort_within_groups(owner, timestamp - (timestamp.min() if timestamp.size else 0))
     return OrderTimes(owner=owner, number=k + 1, timestamp=timestamp[order], offsets=offsets)

@@ -79,6 +79,14 @@ class CustomerChunk:
         """Number of customers in the chunk."""
         return int(self.core["persona"].shape[0])
 
+    def rows(self, lo: int, hi: int) -> CustomerChunk:
+        """Return the customers of rows ``lo:hi`` of this chunk as a chunk of their own."""
+        return CustomerChunk(
+            start=self.start + lo,
+            core={k: v[lo:hi] for k, v in self.core.items()},
+            details={k: v[lo:hi] for k, v in self.details.items()},
+        )
+
 
 def run_keys(seed: int) -> tuple[Array, Array]:
     """Return ``(population_key, customer_key)`` of a run seed."""
