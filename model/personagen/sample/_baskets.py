@@ -244,7 +244,7 @@ def draw_line_items(
     as_of_day : int
         The as-of date in days from 1970-01-01.
     word : int
-        The run's key word for line-level draws (:func:`~personagen.sample.line_key_word`).
+        The run's key word for line-level draws (:attr:`~personagen.sample.RunPlan.line_word`).
     """
     core, details = chunk.core, chunk.details
     ids = core["customer_index"]

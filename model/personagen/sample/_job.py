@@ -274,11 +274,10 @@ def sample_to_files(
             progress(chunk.n)
 
     def chunks() -> Any:
-        # the line items need the enriched details: the enriched chunk size bounds memory
-        small = not request.basic_only or request.transactions
-        chunk_size = request.chunk_size or (ENRICHED_CHUNK if small else BASIC_CHUNK)
-        # the line items need the class units and sizes: the core is identical either way
+        # the line items need the enriched details (class units, sizes), and so the
+        # enriched chunk size that bounds memory; the core is identical either way
         enriched = not request.basic_only or request.transactions
+        chunk_size = request.chunk_size or (ENRICHED_CHUNK if enriched else BASIC_CHUNK)
         return run.chunks(chunk_size=chunk_size, enriched=enriched)
 
     # one pool for the run: threads made per chunk would each take a malloc arena of
