@@ -20,9 +20,10 @@ TINY = {
         "n_ppc_draws": 5,
     },
     "synthetic_vs_real.ipynb": {},
+    "transactions_vs_real.ipynb": {},
 }
-# synthetic_vs_real reads what fit_real_data wrote: both run in one test, in this order
-CHAIN = ("fit_real_data.ipynb", "synthetic_vs_real.ipynb")
+# the last two read what fit_real_data wrote: the three run in one test, in this order
+CHAIN = ("fit_real_data.ipynb", "synthetic_vs_real.ipynb", "transactions_vs_real.ipynb")
 
 
 def test_every_notebook_has_tiny_parameters():
@@ -51,4 +52,5 @@ def test_real_data_notebooks_run_in_order(tmp_path):
     fitted = tmp_path / "completejourney"
     run(CHAIN[0], tmp_path, out_dir=str(fitted))
     assert (fitted / "posterior.nc").is_file() and (fitted / "customers.parquet").is_file()
-    assert run(CHAIN[1], tmp_path, out_dir=str(fitted)).stat().st_size > 0
+    for name in CHAIN[1:]:
+        assert run(name, tmp_path, out_dir=str(fitted)).stat().st_size > 0

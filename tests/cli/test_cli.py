@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 import sys
@@ -274,6 +275,32 @@ def test_sample_from_a_posterior(tmp_path, capsys, fake_posterior):
     line = next(x for x in capsys.readouterr().out.splitlines() if "teenage_girl" in x)
     share = float(line.split()[-1].rstrip("%")) / 100
     assert abs(share - weights[0]) < 4 * np.sqrt(weights[0] * (1 - weights[0]) / 2000)
+
+
+def test_look_alike_transactions_from_a_posterior(tmp_path, fake_posterior):
+    """sample --posterior --transactions: the fit's lines roll up to its basic table."""
+    import pandas as pd
+
+    from personagen import load_config
+    from personagen.data import TransactionColumns, transactions_to_customers
+
+    path, _, _ = fake_posterior
+    out = tmp_path / "out"
+    args = ["sample", "--n", "500", "--out", str(out), "--posterior", str(path), "--quiet"]
+    assert main([*args, "--basic-only", "--transactions", "--as-of", "2025-06-30"]) == 0
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["transactions"] and meta["population"].endswith(f"of {path}")
+    lines = pd.read_parquet(out / "transactions.parquet")
+    basic = pd.read_parquet(out / "customer_sales_data_basic.parquet")
+    as_of = dt.date.fromisoformat(meta["as_of"])
+    rolled = transactions_to_customers(
+        lines, load_config().hierarchy, columns=TransactionColumns(date="timestamp"), as_of=as_of
+    )
+    assert as_of == dt.date(2025, 6, 30)
+    assert lines["timestamp"].dt.normalize().max() <= pd.Timestamp(as_of)
+    assert list(rolled["customer_id"]) == list(basic["customer_id"])
+    for column in rolled.columns:
+        assert np.array_equal(rolled[column].to_numpy(), basic[column].to_numpy()), column
 
 
 def test_learn_mode_needs_k_and_round_trips_a_posterior(tmp_path, capsys, customers):

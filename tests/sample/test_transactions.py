@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from personagen import load_config
+from personagen.checks import transaction_profile
 from personagen.config import build_timing
 from personagen.data import transactions_to_customers
 from personagen.sample import SampleRequest, sample_to_files
@@ -223,20 +224,11 @@ LINES_PER_ORDER = (2.6, 3.3)
 MIN_MEDIAN_LIFT = 1.4
 
 
-def test_baskets_have_several_lines_and_correlated_departments(runs, config):
+def test_baskets_have_several_lines_and_correlated_departments(runs):
     lines = runs["lines"]["lines"]
-    order = pd.factorize(lines["order_id"])[0]
-    dept = _departments(lines, config)
-    basket = np.zeros((order.max() + 1, config.hierarchy.n_departments), bool)
-    basket[order, dept] = True
-    lines_per_order = len(lines) / basket.shape[0]
-    assert LINES_PER_ORDER[0] < lines_per_order < LINES_PER_ORDER[1]
-    share = basket.mean(axis=0)
-    pairs = (basket.T.astype(np.float64) @ basket) / basket.shape[0]
-    common = pairs >= 0.01
-    np.fill_diagonal(common, False)
-    lift = pairs[common] / np.outer(share, share)[common]
-    assert np.median(lift) > MIN_MEDIAN_LIFT
+    profile = transaction_profile(lines, columns=_columns())
+    assert LINES_PER_ORDER[0] < profile.lines_per_order.mean() < LINES_PER_ORDER[1]
+    assert np.median(profile.pair_lift["lift"]) > MIN_MEDIAN_LIFT
 
 
 #: The round trip's weights: each realised persona share in its 99% posterior interval

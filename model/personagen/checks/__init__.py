@@ -5,6 +5,7 @@ package above it (configuration, story, sampling, data, inference) and none
 uses it. The notebooks call these helpers and stay thin.
 """
 
+from personagen.checks._baskets import TransactionProfile, pair_lift, transaction_profile
 from personagen.checks._calibration import rank_uniformity_pvalues, sbc_weight_ranks
 from personagen.checks._dm_mixture import DMMixture, dm_log_pmf, fit_dm_mixture, reference_scores
 from personagen.checks._heldout import (
@@ -37,6 +38,7 @@ __all__ = [
     "DMMixture",
     "HeldOut",
     "Stability",
+    "TransactionProfile",
     "add_predictive_groups",
     "basic_features",
     "cluster_scores",
@@ -47,6 +49,7 @@ __all__ = [
     "fit_prior_predictive",
     "heldout_scores",
     "observations_from_chunks",
+    "pair_lift",
     "persona_colours",
     "posterior_predictive",
     "predictive_group",
@@ -59,4 +62,5 @@ __all__ = [
     "sbc_weight_ranks",
     "split_orders",
     "stability",
+    "transaction_profile",
 ]

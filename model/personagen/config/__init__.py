@@ -53,6 +53,7 @@ from personagen.config._priors import (
     interval_to_lognormal,
 )
 from personagen.config._schema import (
+    DAY_NAMES,
     SIZE_LABELS,
     DroppedOutSpec,
     PersonaKnobs,
@@ -61,13 +62,15 @@ from personagen.config._schema import (
     PopulationSpec,
     SegmentsFile,
     SegmentSpec,
+    TimingSpec,
 )
-from personagen.config._timing import TimingArrays, build_timing
+from personagen.config._timing import TimingArrays, build_timing, with_timing
 from personagen.config._yaml import read_text_file, read_yaml_mapping
 
 __all__ = [
     "BASIC_CORE_COLUMNS",
     "DAYS_PER_MONTH",
+    "DAY_NAMES",
     "DEPARTMENT_UNITS_PREFIX",
     "DEPARTMENT_VALUE_PREFIX",
     "GENDER_LABELS",
@@ -89,6 +92,7 @@ __all__ = [
     "SegmentsFile",
     "Structure",
     "TimingArrays",
+    "TimingSpec",
     "basic_columns",
     "beta_from_interval",
     "build_hierarchy",
@@ -111,4 +115,5 @@ __all__ = [
     "read_text_file",
     "read_yaml_mapping",
     "slugify",
+    "with_timing",
 ]

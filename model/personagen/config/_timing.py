@@ -7,14 +7,17 @@ keys take the store's). Plain NumPy: the line items are expanded on the host
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
+from personagen.config._cross_checks import check_timing
 from personagen.config._load import PersonagenConfig
-from personagen.config._schema import DAY_NAMES
+from personagen.config._schema import DAY_NAMES, TimingSpec
+from personagen.errors import ConfigError
 
-__all__ = ["TimingArrays", "build_timing"]
+__all__ = ["TimingArrays", "build_timing", "with_timing"]
 
 
 @dataclass(frozen=True)
@@ -75,4 +78,31 @@ def build_timing(config: PersonagenConfig) -> TimingArrays:
         basket_size_sd=float(store.basket_size_sd),
         line_price_sd=float(store.line_price_sd),
         time_zone=store.time_zone,
+    )
+
+
+def with_timing(
+    config: PersonagenConfig, timing: TimingSpec, source: str = "<timing>"
+) -> PersonagenConfig:
+    """Return ``config`` with ``population.timing`` replaced by ``timing``.
+
+    For a calendar estimated from data (:func:`personagen.data.estimate_timing`);
+    the personas' own ``knobs.timing`` still take precedence. The new block gets the
+    same cross-checks as a personas file (known departments, a known time zone), and
+    ``source`` is recorded in ``config.sources`` (role ``timing``), so the run's
+    metadata say where the calendar came from; the configuration hash changes.
+
+    Raises
+    ------
+    ConfigError
+        A seasonal department not in the hierarchy (with a close match), an unknown
+        time zone.
+    """
+    problems = check_timing(source, timing, config.hierarchy)
+    if problems:
+        raise ConfigError(problems)
+    population = config.personas.population.model_copy(update={"timing": timing})
+    personas = config.personas.model_copy(update={"population": population})
+    return dataclasses.replace(
+        config, personas=personas, sources=(*config.sources, ("timing", source))
     )

@@ -10,11 +10,13 @@ transactions table rolled up to one (:func:`transactions_to_customers`) gives th
 from personagen.data._customers import observations_from_table, read_customer_table
 from personagen.data._datasets import (
     COMPLETE_JOURNEY_DROPPED,
+    COMPLETE_JOURNEY_TIME_ZONE,
     CompleteJourney,
     cdnow_transactions,
     complete_journey_transactions,
 )
 from personagen.data._observations import Observations
+from personagen.data._timing_estimate import estimate_timing, map_departments
 from personagen.data._transactions import (
     DepartmentMapping,
     TransactionColumns,
@@ -24,13 +26,16 @@ from personagen.data._transactions import (
 
 __all__ = [
     "COMPLETE_JOURNEY_DROPPED",
+    "COMPLETE_JOURNEY_TIME_ZONE",
     "CompleteJourney",
     "DepartmentMapping",
     "Observations",
     "TransactionColumns",
     "cdnow_transactions",
     "complete_journey_transactions",
+    "estimate_timing",
     "load_mapping",
+    "map_departments",
     "observations_from_table",
     "read_customer_table",
     "transactions_to_customers",

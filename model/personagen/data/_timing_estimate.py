@@ -1,0 +1,193 @@
+"""The store's calendar estimated from real line items: ``population.timing`` from data.
+
+:func:`estimate_timing` turns a transactions table into a validated
+:class:`~personagen.config.TimingSpec`: the weekday and hour shares of its orders
+and each department's monthly intensity, ready for ``population.timing`` of a
+personas file (``yaml.safe_dump(spec.model_dump(mode="json"))``) or for
+:func:`~personagen.config.with_timing`. An order's time is that of its first line.
+
+Every share is smoothed by a pseudo-count per cell (``smoothing``), so a weekday or
+hour without orders keeps a small positive share; a department's monthly intensity
+is its lines per day of the month, each month's count shrunk towards the store's
+monthly pattern by ``smoothing`` pseudo-lines per month, then scaled to mean 1
+(months the data do not cover are flat). Lines, not value, measure intensity: a
+few large tickets would otherwise decide a department's season. Departments
+without lines stay flat (they are left out of ``seasonality``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from personagen.config import DAY_NAMES, ProductHierarchy, TimingSpec
+from personagen.data._transactions import (
+    DepartmentMapping,
+    TransactionColumns,
+    check_columns,
+    map_department_index,
+    parse_dates,
+)
+from personagen.errors import DataError, Problem
+
+__all__ = ["estimate_timing", "map_departments"]
+
+#: Decimals of the estimated shares (24 hours rounded to 5 decimals stay within the
+#: profiles' sum tolerance of 1e-3) and of the monthly intensities.
+SHARE_DECIMALS = 5
+INTENSITY_DECIMALS = 3
+
+
+def map_departments(
+    table: pd.DataFrame,
+    hierarchy: ProductHierarchy,
+    *,
+    columns: TransactionColumns = TransactionColumns(),
+    mapping: DepartmentMapping | None = None,
+    unmapped: Literal["error", "other"] = "error",
+    source: str = "<transactions>",
+) -> pd.DataFrame:
+    """Return a copy of ``table`` whose department column holds hierarchy names.
+
+    The same rules as :func:`~personagen.data.transactions_to_customers`: names in the
+    mapping file are sent to their targets, hierarchy names stay, the rest are an
+    error or go to the mapping's ``other`` department.
+
+    Raises
+    ------
+    DataError
+        A missing department column, or unmapped names (listed with their row counts).
+    """
+    check_columns(table, columns, source, roles=("department",))
+    names = table[columns.department].astype(str)
+    index = map_department_index(names, hierarchy, mapping, unmapped, columns.department, source)
+    out = table.copy()
+    out[columns.department] = np.asarray(hierarchy.departments, dtype=object)[index]
+    return out
+
+
+def _shares(counts: np.ndarray, smoothing: float) -> list[float]:
+    smoothed = counts + smoothing
+    shares = np.round(smoothed / smoothed.sum(), SHARE_DECIMALS)
+    return [float(s) for s in shares]
+
+
+def _month_exposure(days: pd.Series) -> np.ndarray:
+    """Days of each calendar month (Jan..Dec) inside the span of ``days``."""
+    span = pd.date_range(days.min(), days.max(), freq="D")
+    return np.bincount(span.month - 1, minlength=12).astype(np.float64)
+
+
+def _seasonality(
+    month: np.ndarray, dept: np.ndarray, hierarchy: ProductHierarchy, exposure: np.ndarray, a: float
+) -> dict[str, list[float]]:
+    counts = np.zeros((hierarchy.n_departments, 12))
+    np.add.at(counts, (dept, month), 1.0)
+    store = counts.sum(axis=0)
+    covered = exposure > 0
+    pattern = np.where(covered, store / store.sum(), 0.0)
+    out = {}
+    for d, name in enumerate(hierarchy.departments):
+        if counts[d].sum() == 0:
+            continue
+        rate = np.full(12, np.nan)
+        rate[covered] = (counts[d, covered] + a * 12 * pattern[covered]) / exposure[covered]
+        rate[~covered] = np.nanmean(rate)
+        out[name] = [float(r) for r in np.round(rate / rate.mean(), INTENSITY_DECIMALS)]
+    return out
+
+
+def estimate_timing(
+    table: pd.DataFrame,
+    hierarchy: ProductHierarchy,
+    *,
+    columns: TransactionColumns = TransactionColumns(),
+    mapping: DepartmentMapping | None = None,
+    unmapped: Literal["error", "other"] = "error",
+    time_zone: str = "America/New_York",
+    smoothing: float = 1.0,
+    base: TimingSpec | None = None,
+    source: str = "<transactions>",
+) -> TimingSpec:
+    """Estimate the store's weekday, hour and seasonal profiles from line items.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per line item with the customer, order, date (a timestamp: its
+        clock time gives the hours) and department columns of ``columns``.
+    hierarchy : ProductHierarchy
+        The departments of the configuration the profile is for.
+    columns, mapping, unmapped
+        As for :func:`~personagen.data.transactions_to_customers`.
+    time_zone : str
+        IANA name of the timestamps' local time (recorded in the result).
+    smoothing : float
+        Pseudo-orders per weekday and per hour, pseudo-lines per department and month.
+    base : TimingSpec, optional
+        Where the basket keys (``order_mix_sd``, ``basket_size_sd``, ``line_price_sd``)
+        come from; the defaults otherwise. They are not estimated here.
+    source : str
+        File name for error messages.
+
+    Returns
+    -------
+    TimingSpec
+        Validated, with a ``note`` that says what it was estimated from. Without clock
+        times (every line at midnight) ``hour_of_day`` is ``base``'s (the note says so).
+
+    Raises
+    ------
+    DataError
+        Empty table, missing columns, unparseable dates, unmapped department names,
+        a negative ``smoothing``.
+    ConfigError
+        An unknown ``time_zone`` is caught later, by the configuration's cross-checks
+        (:func:`~personagen.config.with_timing`).
+    """
+    if table.empty:
+        raise DataError([Problem(source, "", "the table has no rows")])
+    if not smoothing >= 0:
+        raise DataError([Problem(source, "smoothing", f"got {smoothing}; expected a number >= 0")])
+    check_columns(table, columns, source, roles=("customer", "order", "date", "department"))
+    dates = parse_dates(table, columns.date, source)
+    dept = map_department_index(
+        table[columns.department].astype(str),
+        hierarchy,
+        mapping,
+        unmapped,
+        columns.department,
+        source,
+    )
+    frame = pd.DataFrame(
+        {
+            "customer": table[columns.customer].astype(str).to_numpy(),
+            "order": table[columns.order].astype(str).to_numpy(),
+            "time": dates.to_numpy(),
+        }
+    )
+    order_time = frame.groupby(["customer", "order"], sort=False)["time"].min()
+    weekday = np.bincount(order_time.dt.day_of_week, minlength=7).astype(np.float64)
+    hours = np.bincount(order_time.dt.hour, minlength=24).astype(np.float64)
+    has_clock = bool((dates != dates.dt.normalize()).any())
+    base = base or TimingSpec()
+    day = dates.dt.normalize()
+    n_lines, n_orders = len(table), len(order_time)
+    note = (
+        f"estimated by personagen.data.estimate_timing from {n_lines:,} lines in "
+        f"{n_orders:,} orders, {day.min():%Y-%m-%d} to {day.max():%Y-%m-%d}"
+        + ("" if has_clock else "; no clock times in the data: hour_of_day is the default")
+    )
+    spec = {
+        **base.model_dump(),
+        "time_zone": time_zone,
+        "day_of_week": dict(zip(DAY_NAMES, _shares(weekday, smoothing), strict=True)),
+        "hour_of_day": _shares(hours, smoothing) if has_clock else list(base.hour_of_day),
+        "seasonality": _seasonality(
+            dates.dt.month.to_numpy() - 1, dept, hierarchy, _month_exposure(day), smoothing
+        ),
+        "note": note,
+    }
+    return TimingSpec.model_validate(spec)
