@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from personagen.data import TransactionColumns
-from personagen.data._transactions import check_columns, parse_dates
+from personagen.data._transactions import check_columns, numeric_column, parse_dates
+from personagen.errors import DataError, Problem
 
 __all__ = ["TransactionProfile", "pair_lift", "transaction_profile"]
 
@@ -83,10 +85,15 @@ def pair_lift(
     """
     rows, _ = pd.factorize(np.asarray(order))
     cols, names = pd.factorize(np.asarray(department))
-    basket = np.zeros((rows.max() + 1, len(names)), np.float32)
-    basket[rows, cols] = 1.0
-    share = basket.mean(axis=0, dtype=np.float64)
-    together = (basket.T @ basket).astype(np.float64) / basket.shape[0]
+    n_baskets = int(rows.max()) + 1 if rows.size else 0
+    # a sparse 0/1 basket x department matrix: exact integer counts at any size
+    basket = sparse.coo_matrix(
+        (np.ones(rows.size, np.int64), (rows, cols)), shape=(n_baskets, len(names))
+    ).tocsr()
+    basket.data[:] = 1  # a department bought on several lines of a basket counts once
+    counts = (basket.T @ basket).toarray().astype(np.float64)
+    share = np.diag(counts) / max(n_baskets, 1)
+    together = counts / max(n_baskets, 1)
     a, b = np.triu_indices(len(names), 1)
     keep = together[a, b] >= min_support
     a, b = a[keep], b[keep]
@@ -115,9 +122,11 @@ def transaction_profile(
     Raises
     ------
     DataError
-        Missing columns or unparseable dates.
+        An empty table, missing columns, unparseable dates, bad values.
     """
     roles = ("customer", "order", "date", "department", "value")
+    if lines.empty:
+        raise DataError([Problem(source, "", "the table has no rows")])
     check_columns(lines, columns, source, roles=roles)
     time = parse_dates(lines, columns.date, source).to_numpy().astype("datetime64[s]")
     customer = pd.factorize(lines[columns.customer])[0].astype(np.int64)
@@ -136,7 +145,7 @@ def transaction_profile(
     same = owner[by_time][1:] == owner[by_time][:-1]
     gaps = np.diff(start[by_time])[same] / SECONDS_PER_DAY
     order_time = pd.to_datetime(start, unit="s")
-    value = pd.to_numeric(lines[columns.value], errors="coerce").to_numpy()
+    value = numeric_column(lines, columns.value, source)
     month = time.astype("datetime64[M]")
     monthly = pd.Series(value).groupby(month).sum()
     monthly.index = pd.PeriodIndex(monthly.index, freq="M")

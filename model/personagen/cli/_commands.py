@@ -208,6 +208,7 @@ def _run_options(args: argparse.Namespace) -> dict:
         "num_warmup": args.num_warmup,
         "num_samples": args.num_samples,
         "num_chains": args.chains,
+        "svi_steps": args.svi_steps,
         "progress_bar": not args.quiet,
     }
 

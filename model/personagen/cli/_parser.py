@@ -215,6 +215,9 @@ def _add_run_args(parser: argparse.ArgumentParser, *, seed_help: str) -> None:
     parser.add_argument("--num-warmup", type=_positive_int, default=500)
     parser.add_argument("--num-samples", type=_positive_int, default=500)
     parser.add_argument("--chains", type=_positive_int, default=2)
+    parser.add_argument(
+        "--svi-steps", type=_positive_int, default=3000, help="optimisation steps of an SVI fit"
+    )
 
 
 def _add_fit(sub: Any) -> None:

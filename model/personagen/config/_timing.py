@@ -11,11 +11,12 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import ValidationError
 
 from personagen.config._cross_checks import check_timing
 from personagen.config._load import PersonagenConfig
 from personagen.config._schema import DAY_NAMES, TimingSpec
-from personagen.errors import ConfigError
+from personagen.errors import ConfigError, Problem
 
 __all__ = ["TimingArrays", "build_timing", "with_timing"]
 
@@ -95,9 +96,15 @@ def with_timing(
     Raises
     ------
     ConfigError
-        A seasonal department not in the hierarchy (with a close match), an unknown
-        time zone.
+        An invalid profile (not summing to 1, 11 months...), a seasonal department not
+        in the hierarchy (with a close match), an unknown time zone.
     """
+    try:  # a spec edited with model_copy skipped its own validation
+        timing = TimingSpec.model_validate(timing.model_dump())
+    except ValidationError as exc:
+        raise ConfigError(
+            [Problem(source, ".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
+        ) from None
     problems = check_timing(source, timing, config.hierarchy)
     if problems:
         raise ConfigError(problems)

@@ -8,15 +8,16 @@ personas file (``yaml.safe_dump(spec.model_dump(mode="json"))``) or for
 
 Every share is smoothed by a pseudo-count per cell (``smoothing``), so a weekday or
 hour without orders keeps a small positive share; a department's monthly intensity
-is its lines per day of the month, each month's count shrunk towards the store's
-monthly pattern by ``smoothing`` pseudo-lines per month, then scaled to mean 1
-(months the data do not cover are flat). Lines, not value, measure intensity: a
-few large tickets would otherwise decide a department's season. Departments
-without lines stay flat (they are left out of ``seasonality``).
+is its lines per day of the month (days inside the data's span), each department given
+``12 x smoothing`` pseudo-lines spread over the covered months by the store's monthly
+pattern, then scaled to mean 1 (months the data do not cover are flat). Lines, not
+value, measure intensity: a few large tickets would otherwise decide a department's
+season. Departments without lines stay flat (they are left out of ``seasonality``).
 """
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Literal
 
 import numpy as np
@@ -30,7 +31,7 @@ from personagen.data._transactions import (
     map_department_index,
     parse_dates,
 )
-from personagen.errors import DataError, Problem
+from personagen.errors import DataError, Problem, bad_argument
 
 __all__ = ["estimate_timing", "map_departments"]
 
@@ -106,7 +107,7 @@ def estimate_timing(
     columns: TransactionColumns = TransactionColumns(),
     mapping: DepartmentMapping | None = None,
     unmapped: Literal["error", "other"] = "error",
-    time_zone: str = "America/New_York",
+    time_zone: str | None = None,
     smoothing: float = 1.0,
     base: TimingSpec | None = None,
     source: str = "<transactions>",
@@ -122,13 +123,17 @@ def estimate_timing(
         The departments of the configuration the profile is for.
     columns, mapping, unmapped
         As for :func:`~personagen.data.transactions_to_customers`.
-    time_zone : str
-        IANA name of the timestamps' local time (recorded in the result).
+    time_zone : str, optional
+        IANA name of the timestamps' local time (recorded in the result); by default
+        ``base``'s. Timestamps that carry a zone are read as their wall-clock times.
     smoothing : float
-        Pseudo-orders per weekday and per hour, pseudo-lines per department and month.
+        Pseudo-orders per weekday and per hour; ``12 x smoothing`` pseudo-lines per
+        department, spread over the months by the store's pattern.
     base : TimingSpec, optional
-        Where the basket keys (``order_mix_sd``, ``basket_size_sd``, ``line_price_sd``)
-        come from; the defaults otherwise. They are not estimated here.
+        The timing the estimate replaces (e.g. ``config.personas.population.timing``):
+        the basket keys (``order_mix_sd``, ``basket_size_sd``, ``line_price_sd``), the
+        time zone when none is given and the hours when the data have no clock times
+        come from it; the defaults otherwise.
     source : str
         File name for error messages.
 
@@ -141,16 +146,21 @@ def estimate_timing(
     Raises
     ------
     DataError
-        Empty table, missing columns, unparseable dates, unmapped department names,
-        a negative ``smoothing``.
-    ConfigError
-        An unknown ``time_zone`` is caught later, by the configuration's cross-checks
-        (:func:`~personagen.config.with_timing`).
+        Empty table, missing columns, unparseable dates, unmapped department names.
+    ParameterError
+        A negative ``smoothing``, an unknown ``time_zone``.
     """
+    if not smoothing >= 0:
+        raise bad_argument("smoothing", f"expected a number >= 0, got {smoothing}")
+    base = base or TimingSpec()
+    zone = time_zone if time_zone is not None else base.time_zone
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        expected = "expected an IANA name such as 'Europe/London'"
+        raise bad_argument("time_zone", f"unknown time zone {zone!r}: {expected}") from None
     if table.empty:
         raise DataError([Problem(source, "", "the table has no rows")])
-    if not smoothing >= 0:
-        raise DataError([Problem(source, "smoothing", f"got {smoothing}; expected a number >= 0")])
     check_columns(table, columns, source, roles=("customer", "order", "date", "department"))
     dates = parse_dates(table, columns.date, source)
     dept = map_department_index(
@@ -172,17 +182,16 @@ def estimate_timing(
     weekday = np.bincount(order_time.dt.day_of_week, minlength=7).astype(np.float64)
     hours = np.bincount(order_time.dt.hour, minlength=24).astype(np.float64)
     has_clock = bool((dates != dates.dt.normalize()).any())
-    base = base or TimingSpec()
     day = dates.dt.normalize()
     n_lines, n_orders = len(table), len(order_time)
     note = (
         f"estimated by personagen.data.estimate_timing from {n_lines:,} lines in "
         f"{n_orders:,} orders, {day.min():%Y-%m-%d} to {day.max():%Y-%m-%d}"
-        + ("" if has_clock else "; no clock times in the data: hour_of_day is the default")
+        + ("" if has_clock else "; no clock times in the data: hour_of_day kept")
     )
     spec = {
         **base.model_dump(),
-        "time_zone": time_zone,
+        "time_zone": zone,
         "day_of_week": dict(zip(DAY_NAMES, _shares(weekday, smoothing), strict=True)),
         "hour_of_day": _shares(hours, smoothing) if has_clock else list(base.hour_of_day),
         "seasonality": _seasonality(

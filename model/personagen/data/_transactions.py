@@ -156,7 +156,8 @@ def check_columns(
         raise DataError(problems)
 
 
-def _numeric(table: pd.DataFrame, name: str, source: str) -> np.ndarray:
+def numeric_column(table: pd.DataFrame, name: str, source: str) -> np.ndarray:
+    """Column ``name`` as float64; a :class:`DataError` names non-numeric or negative rows."""
     x = pd.to_numeric(table[name], errors="coerce").to_numpy(dtype=np.float64)
     bad = np.isnan(x) | (x < 0)
     if bad.any():
@@ -175,12 +176,21 @@ def _numeric(table: pd.DataFrame, name: str, source: str) -> np.ndarray:
 
 
 def parse_dates(table: pd.DataFrame, name: str, source: str) -> pd.Series:
-    """Column ``name`` as timestamps; a :class:`DataError` names rows that do not parse."""
+    """Column ``name`` as local timestamps without a zone.
+
+    Timestamps that carry a zone keep their wall-clock time (the zone is dropped, as
+    personagen's own transactions store local times); a :class:`DataError` names rows
+    that do not parse and columns that mix UTC offsets.
+    """
     with warnings.catch_warnings():
         # pandas warns that it parses element by element when no format fits all rows;
         # the rows that still fail are reported below
         warnings.filterwarnings("ignore", "Could not infer format", UserWarning)
-        dates = pd.to_datetime(table[name], errors="coerce")
+        try:
+            dates = pd.to_datetime(table[name], errors="coerce")
+        except ValueError as exc:  # pandas refuses mixed offsets, whatever ``errors``
+            message = f"timestamps with mixed UTC offsets ({exc}); convert them to one zone"
+            raise DataError([Problem(source, name, message)]) from None
     if dates.isna().any():
         rows = ", ".join(str(i) for i in np.flatnonzero(dates.isna())[:3])
         raise DataError(
@@ -193,6 +203,8 @@ def parse_dates(table: pd.DataFrame, name: str, source: str) -> pd.Series:
                 )
             ]
         )
+    if dates.dt.tz is not None:
+        dates = dates.dt.tz_localize(None)
     return dates
 
 
@@ -317,15 +329,15 @@ def transactions_to_customers(
     if table.empty:
         raise DataError([Problem(source, "", "the table has no rows")])
     check_columns(table, columns, source)
-    units = _numeric(table, columns.units, source)
-    value = _numeric(table, columns.value, source)
+    units = numeric_column(table, columns.units, source)
+    value = numeric_column(table, columns.value, source)
     dates = parse_dates(table, columns.date, source)
     names = table[columns.department].astype(str)
     dept_index = map_department_index(
         names, hierarchy, mapping, unmapped, columns.department, source
     )
     returned = (
-        _numeric(table, columns.returned_value, source)
+        numeric_column(table, columns.returned_value, source)
         if columns.returned_value in table.columns
         else np.full(len(table), np.nan)
     )

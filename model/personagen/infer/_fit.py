@@ -74,6 +74,7 @@ def fit_customers(
     num_warmup: int = 500,
     num_samples: int = 500,
     num_chains: int = 2,
+    svi_steps: int = 3_000,
     progress_bar: bool = False,
 ) -> FittedModel:
     """Fit observed customers in one of the three modes.
@@ -97,6 +98,8 @@ def fit_customers(
         :func:`~personagen.infer.choose_method`.
     num_warmup, num_samples, num_chains : int
         NUTS settings; SVI returns ``num_chains x num_samples`` draws of its guide.
+    svi_steps : int
+        Optimisation steps of an SVI fit (its step size decays over them).
     progress_bar : bool
         Show numpyro's progress bar.
 
@@ -117,7 +120,12 @@ def fit_customers(
     if mode == "learn" and n_personas is not None:
         fit_config = exchangeable_config(config, n_personas)
     priors, structure = fit_priors(fit_config), build_structure(fit_config)
-    chains = {"num_warmup": num_warmup, "num_samples": num_samples, "num_chains": num_chains}
+    chains = {
+        "num_warmup": num_warmup,
+        "num_samples": num_samples,
+        "num_chains": num_chains,
+        "svi_steps": svi_steps,
+    }
     run: RunResult
     if mode == "weights":
         run = fit_persona_weights(

@@ -81,7 +81,12 @@ class TableLayout:
     dictionary: tuple[ColumnInfo, ...]
 
 
-def _arrow_name(t: pa.DataType) -> str:
+def arrow_dtype_name(t: pa.DataType) -> str:
+    """Return the data dictionary's dtype of an Arrow type (labels and timestamps too)."""
+    if pa.types.is_dictionary(t):
+        return "string"
+    if pa.types.is_timestamp(t):
+        return "timestamp"
     return {
         "int32": "int32",
         "int64": "int64",
@@ -218,7 +223,9 @@ def table_layout(hierarchy: ProductHierarchy) -> TableLayout:
     extra = _enriched_specs(hierarchy)
     basic_schema = pa.schema([(c[0], c[1]) for c in cols])
     enriched_schema = pa.schema([(c[0], c[1]) for c in cols + extra])
-    dictionary = tuple(ColumnInfo(c[0], c[2], c[3], _arrow_name(c[1]), c[4]) for c in cols + extra)
+    dictionary = tuple(
+        ColumnInfo(c[0], c[2], c[3], arrow_dtype_name(c[1]), c[4]) for c in cols + extra
+    )
     return TableLayout(basic_schema, enriched_schema, dictionary)
 
 

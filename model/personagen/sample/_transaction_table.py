@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from personagen.config import ProductHierarchy
 from personagen.sample._baskets import SIZE_CODES, LineItems
-from personagen.sample._tables import ColumnInfo, customer_ids
+from personagen.sample._tables import ColumnInfo, arrow_dtype_name, customer_ids
 
 __all__ = ["ORDER_ID_BASE", "transaction_dictionary", "transaction_schema", "transactions_batch"]
 
@@ -42,18 +42,10 @@ def transaction_schema() -> pa.Schema:
     return pa.schema([(name, kind) for name, kind, _, _ in _COLUMNS])
 
 
-def _dtype(kind: pa.DataType) -> str:
-    if pa.types.is_dictionary(kind):
-        return "string"
-    if pa.types.is_timestamp(kind):
-        return "timestamp"
-    return {"int32": "int32", "int64": "int64", "double": "float64", "string": "string"}[str(kind)]
-
-
 def transaction_dictionary() -> tuple[ColumnInfo, ...]:
     """Data-dictionary rows of the transactions table."""
     return tuple(
-        ColumnInfo(name, meaning, unit, _dtype(kind), "transactions")
+        ColumnInfo(name, meaning, unit, arrow_dtype_name(kind), "transactions")
         for name, kind, meaning, unit in _COLUMNS
     )
 
