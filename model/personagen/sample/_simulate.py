@@ -55,6 +55,21 @@ __all__ = [
 MIN_BATCH = 1_024
 
 
+def batch_size(n_customers: int, chunk_size: int) -> int:
+    """Return the customers per compiled batch of a run.
+
+    ``n_customers`` rounded up to a power of two (at least :data:`MIN_BATCH`), at most
+    ``chunk_size``. Runs of similar sizes then share a compiled sampler (in one process
+    and through the persistent compilation cache): 1,500 and 2,000 customers both
+    compile 2,048, at the cost of padding rows that take milliseconds against 10-17 s
+    of compilation.
+    """
+    bucket = MIN_BATCH
+    while bucket < n_customers:
+        bucket *= 2
+    return min(chunk_size, bucket)
+
+
 @dataclass(frozen=True)
 class CustomerChunk:
     """One chunk of simulated customers as NumPy arrays (rows ``start:start + n``).
@@ -290,7 +305,7 @@ def iter_customer_chunks(
     ):
         raise bad_argument("lifetime_months", "expected positive, finite months for every customer")
     use_compilation_cache()
-    size = min(chunk_size, max(n_customers, MIN_BATCH))
+    size = batch_size(n_customers, chunk_size)
     numeric = as_arrays(priors)
     for offset in range(0, n_customers, size):
         n_here = min(size, n_customers - offset)
