@@ -16,6 +16,7 @@ from personagen.errors import Problem, close_match_hint
 
 __all__ = [
     "SUM_TOLERANCE",
+    "check_missions",
     "check_persona",
     "check_prices",
     "check_sum",
@@ -121,14 +122,38 @@ def check_prices(file: str, prices: Any, hierarchy: ProductHierarchy) -> list[Pr
     return problems
 
 
+def check_missions(file: str, timing: Any, personas: Mapping[str, Any]) -> list[Problem]:
+    """Each persona's ``knobs.timing.missions`` names missions of ``population.timing``."""
+    problems = []
+    known = list(timing.missions)
+    for name, spec in personas.items():
+        for mission in spec.knobs.timing.missions:
+            if mission not in timing.missions:
+                hint = close_match_hint(mission, known) or (
+                    f"; known missions: {', '.join(known)}" if known else "; none is defined"
+                )
+                problems.append(
+                    Problem(
+                        file,
+                        f"personas.{name}.knobs.timing.missions.{mission}",
+                        f"unknown mission{hint} (define it under population.timing.missions)",
+                    )
+                )
+    return problems
+
+
 def check_timing(file: str, timing: Any, hierarchy: ProductHierarchy) -> list[Problem]:
-    """``population.timing``: known departments in ``seasonality``, a known time zone."""
+    """``population.timing``: known departments, a known time zone."""
     import zoneinfo
 
     problems = []
     for dept in timing.seasonality:
         path = f"population.timing.seasonality.{dept}"
         problems += unknown_department(file, path, dept, hierarchy)
+    for name, mission in timing.missions.items():
+        for i, dept in enumerate(mission.departments):
+            path = f"population.timing.missions.{name}.departments[{i}]"
+            problems += unknown_department(file, path, dept, hierarchy)
     try:
         zoneinfo.ZoneInfo(timing.time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from personagen.config._cross_checks import (
     SUM_TOLERANCE,
+    check_missions,
     check_persona,
     check_prices,
     check_sum,
@@ -254,6 +255,7 @@ def _checked_personas(
                 )
     problems += check_prices(file, population.prices, hierarchy)
     problems += check_timing(file, population.timing, hierarchy)
+    problems += check_missions(file, population.timing, parsed.personas)
     for name, spec in parsed.personas.items():
         problems += check_persona(file, name, spec, hierarchy, segments)
     if problems:

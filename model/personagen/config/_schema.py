@@ -181,15 +181,51 @@ class SpendingProfile(_Frozen):
     typical_segment: str
 
 
+def _check_mission_months(value: list[int]) -> list[int]:
+    if not value:
+        raise ValueError("expected at least one month (1 = January ... 12 = December)")
+    if len(set(value)) != len(value):
+        raise ValueError(f"expected each month once, got {value}")
+    return value
+
+
+def _check_mission_shares(value: dict[str, float]) -> dict[str, float]:
+    total = sum(value.values())
+    if total > 1.0 + PROFILE_SUM_TOLERANCE:
+        raise ValueError(f"expected shares of orders summing to at most 1, got {total:.4f}")
+    return value
+
+
+class MissionSpec(_Frozen):
+    """A shopping mission: a trip for a few departments in some months (a school-uniform trip).
+
+    In a mission order the mission's departments weigh ``focus`` times more and the
+    others ``focus`` times less than in an ordinary order (docs/transactions.md).
+    """
+
+    departments: list[str] = Field(min_length=1)
+    months: Annotated[
+        list[Annotated[int, Field(ge=1, le=12)]], AfterValidator(_check_mission_months)
+    ] = Field(default_factory=lambda: list(range(1, 13)))
+    focus: Annotated[float, Field(ge=1.0)] = 10.0
+    note: str = ""
+
+
+#: Each mission's share of a persona's orders in the mission's months (sum <= 1).
+MissionShares = Annotated[dict[str, Share], AfterValidator(_check_mission_shares)]
+
+
 class TimingKnobs(_Frozen):
     """When one persona shops and how its baskets vary; unset keys take the store's.
 
-    See ``docs/transactions.md``.
+    ``missions`` gives the share of the persona's orders (in each mission's months) that
+    are that mission of ``population.timing.missions``. See ``docs/transactions.md``.
     """
 
     day_of_week: WeekProfile | None = None
     hour_of_day: DayProfile | None = None
     order_mix_sd: NonNegative | None = None
+    missions: MissionShares = Field(default_factory=dict)
     note: str = ""
 
 
@@ -264,6 +300,7 @@ class TimingSpec(_Frozen):
     order_mix_sd: NonNegative = 0.5
     basket_size_sd: NonNegative = 1.5
     line_price_sd: NonNegative = 0.1
+    missions: dict[str, MissionSpec] = Field(default_factory=dict)
     note: str = ""
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import ValidationError
 
-from personagen.config._cross_checks import check_timing
+from personagen.config._cross_checks import check_missions, check_timing
 from personagen.config._load import PersonagenConfig
 from personagen.config._schema import DAY_NAMES, TimingSpec
 from personagen.errors import ConfigError, Problem
@@ -41,6 +41,14 @@ class TimingArrays:
         Log-scale sd of a line's unit price around the customer's class average.
     time_zone : str
         IANA name of the local time of the timestamps.
+    mission_departments : ndarray of bool, shape (M, D)
+        The departments of each shopping mission (M may be 0).
+    mission_months : ndarray of bool, shape (M, 12)
+        The months (Jan..Dec) each mission happens in.
+    mission_focus : ndarray, shape (M,)
+        How much more a mission order weighs its departments (and less the others).
+    mission_share : ndarray, shape (P, M)
+        Each persona's share of its orders, in a mission's months, that are that mission.
     """
 
     seasonality: np.ndarray
@@ -50,6 +58,10 @@ class TimingArrays:
     basket_size_sd: float
     line_price_sd: float
     time_zone: str
+    mission_departments: np.ndarray
+    mission_months: np.ndarray
+    mission_focus: np.ndarray
+    mission_share: np.ndarray
 
 
 def _normalised(rows: np.ndarray) -> np.ndarray:
@@ -71,6 +83,20 @@ def build_timing(config: PersonagenConfig) -> TimingArrays:
         weeks.append([week[d] for d in DAY_NAMES])
         hours.append(own.hour_of_day if own.hour_of_day is not None else store.hour_of_day)
         mix.append(own.order_mix_sd if own.order_mix_sd is not None else store.order_mix_sd)
+    missions = list(store.missions.values())
+    mission_departments = np.zeros((len(missions), len(departments)), bool)
+    mission_months = np.zeros((len(missions), 12), bool)
+    for m, mission in enumerate(missions):
+        mission_departments[m, [departments.index(d) for d in mission.departments]] = True
+        mission_months[m, [month - 1 for month in mission.months]] = True
+    names = list(store.missions)
+    mission_share = np.array(
+        [
+            [spec.knobs.timing.missions.get(name, 0.0) for name in names]
+            for spec in config.personas.personas.values()
+        ],
+        np.float64,
+    ).reshape(len(config.personas.personas), len(names))
     return TimingArrays(
         seasonality=seasonality,
         day_of_week=_normalised(np.asarray(weeks, np.float64)),
@@ -79,6 +105,10 @@ def build_timing(config: PersonagenConfig) -> TimingArrays:
         basket_size_sd=float(store.basket_size_sd),
         line_price_sd=float(store.line_price_sd),
         time_zone=store.time_zone,
+        mission_departments=mission_departments,
+        mission_months=mission_months,
+        mission_focus=np.array([m.focus for m in missions], np.float64),
+        mission_share=mission_share,
     )
 
 
@@ -106,6 +136,7 @@ def with_timing(
             [Problem(source, ".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
         ) from None
     problems = check_timing(source, timing, config.hierarchy)
+    problems += check_missions(source, timing, config.personas.personas)
     if problems:
         raise ConfigError(problems)
     population = config.personas.population.model_copy(update={"timing": timing})

@@ -11,7 +11,10 @@ roll-up of the lines, by construction:
    ``o`` with probability proportional to that weight: big orders draw units of every
    department (department pairs meet in baskets more often than by chance, a lift
    above 1), an order's mix leans on a few departments, and seasonal departments
-   sell in their months. An order left empty takes one unit
+   sell in their months. A **mission** order (a persona's share of its orders in the
+   mission's months, for customers who bought in its departments) weighs the mission's
+   departments ``focus`` times more and the others ``focus`` times less: a
+   back-to-school or Christmas-gift trip. An order left empty takes one unit
    (at random) from an order that has two or more: every order has at least one.
 3. **Sizes.** The customer's baby, child and adult size counts are dealt at random
    over its units in sized departments.
@@ -50,7 +53,7 @@ __all__ = ["SIZE_CODES", "LineItems", "draw_line_items"]
 SIZE_CODES = ("", "Baby", "Child", "XS", "S", "M", "L", "XL")
 _N_SIZE_CODES = 8
 MIX_STREAM, ASSIGN_STREAM, SPARE_STREAM, SIZE_STREAM, BASKET_STREAM = 11, 12, 13, 14, 17
-PRICE_STREAM, RETURN_STREAM = 15, 16
+PRICE_STREAM, RETURN_STREAM, MISSION_STREAM = 15, 16, 18
 #: Shares of a split are scaled down by this much so that no floor overshoots its
 #: exact value (float64 rounding); largest remainders hand the cents back.
 _FLOOR_GUARD = 1.0 - 1e-12
@@ -124,7 +127,42 @@ def _basket_weights(
     month = month_of(orders.day)[order_row]
     log_weight = timing.basket_size_sd * size[order_row] + sd * e
     weight = np.exp(log_weight) * timing.seasonality[dept, month]
+    if timing.mission_focus.size:
+        mission = _order_missions(orders, ids, persona, department_units, timing, word)
+        chosen = mission[order_row]
+        on = chosen >= 0
+        focus = timing.mission_focus[chosen[on]]
+        inside = timing.mission_departments[chosen[on], dept[on]]
+        weight[on] *= np.where(inside, focus, 1.0 / focus)
     return _Baskets(np.cumsum(weight), offsets, order_row, pair_of)
+
+
+def _order_missions(
+    orders: OrderTimes,
+    ids: np.ndarray,
+    persona: np.ndarray,
+    department_units: np.ndarray,
+    timing: TimingArrays,
+    word: int,
+) -> np.ndarray:
+    """Return the mission of each order, -1 for none.
+
+    Mission ``k`` with probability the persona's share of it, in the mission's months,
+    for customers who bought in its departments.
+    """
+    owner = orders.owner
+    mission_departments = timing.mission_departments.T.astype(np.int64)
+    bought = (department_units > 0).astype(np.int64) @ mission_departments
+    month = month_of(orders.day)
+    share = (
+        timing.mission_share[persona[owner]]
+        * timing.mission_months[:, month].T
+        * (bought[owner] > 0)
+    )
+    u = counter_uniforms(word, MISSION_STREAM, ids[owner], orders.number - 1)
+    cum = np.cumsum(share, axis=1)
+    pick = (u[:, None] >= cum).sum(axis=1)  # the first mission whose cumulative share passes u
+    return np.where(pick < share.shape[1], pick, -1)
 
 
 def _deal_units(

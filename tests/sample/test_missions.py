@@ -1,0 +1,149 @@
+"""Shopping missions: focused trips in their months, nothing else changed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from personagen import load_config
+from personagen.errors import ConfigError
+from personagen.sample import SampleRequest, sample_to_files
+
+from tests.helpers import edit
+
+N = 3_000
+SEED = 8
+AS_OF = dt.date(2026, 1, 1)
+#: A mission order puts almost all of its units in the mission's departments (their
+#: weight x 10, the others' / 10): "focused" orders have at least 80% of their units there.
+FOCUSED = 0.8
+#: Shipped shares: 0.4 of woman_young_family's August-September orders, 0.3 of
+#: mature_shopper's November-December ones. Measured (seed 8, 4,687 and 2,734 orders):
+#: the focused share rises from 0.31 to 0.51 and from 0.20 to 0.31 (not every mission
+#: order can focus: a customer may own few units of the mission's departments). The bound,
+#: a quarter of the mission share (0.10 and 0.075), is more than 2 binomial se (about
+#: 0.012 for the second, unpaired) below both; the runs share their seed and orders.
+MIN_RISE = 0.25
+MISSIONS = (
+    ("woman_young_family", ["Kids Clothing", "Kids Accessories"], (8, 9), 0.4),
+    ("mature_shopper", ["Xmas Shop", "Gift Cards", "Accessories"], (11, 12), 0.3),
+)
+
+
+def _run(config, out):
+    request = SampleRequest(out_dir=out, n_customers=N, seed=SEED, as_of=AS_OF, transactions=True)
+    sample_to_files(config, request)
+    enriched = pd.read_parquet(
+        out / "customer_sales_data_enriched.parquet", columns=["customer_id", "persona_type"]
+    )
+    return {
+        "basic": pd.read_parquet(out / "customer_sales_data_basic.parquet"),
+        "lines": pd.read_parquet(out / "transactions.parquet"),
+        "persona_of": dict(zip(enriched["customer_id"], enriched["persona_type"], strict=True)),
+    }
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The shipped priors, and a copy whose personas have no mission (same seed)."""
+    import shutil
+
+    from tests.helpers import ROOT
+
+    root = tmp_path_factory.mktemp("missions")
+    plain = root / "personas.yml"
+    shutil.copy(ROOT / "priors" / "personas.yml", plain)
+    edit(plain, "        missions: {back_to_school: 0.4}\n", "")
+    edit(plain, "        missions: {christmas_gifts: 0.3}\n", "")
+    shipped = load_config()
+    return {
+        "config": shipped,
+        "with": _run(shipped, root / "with"),
+        "without": _run(load_config(priors=plain), root / "without"),
+    }
+
+
+def _focused_share(lines, persona_of, persona, departments, months):
+    own = lines[lines["customer_id"].map(persona_of) == persona]
+    own = own[own["timestamp"].dt.month.isin(months)]
+    inside = own["department"].isin(departments)
+    units = own.groupby("order_id")["units"].sum()
+    mission_units = (
+        own[inside].groupby("order_id")["units"].sum().reindex(units.index, fill_value=0)
+    )
+    return float((mission_units / units >= FOCUSED).mean()), len(units)
+
+
+def test_missions_change_only_the_baskets_of_their_personas(runs):
+    # the customer tables (their files differ only in the recorded configuration)
+    pd.testing.assert_frame_equal(runs["with"]["basic"], runs["without"]["basic"])
+    a, b = runs["with"]["lines"], runs["without"]["lines"]
+    # the same orders at the same times; only which units go to which order changes
+    orders = ["customer_id", "order_id", "timestamp"]
+    pd.testing.assert_frame_equal(
+        a[orders].drop_duplicates().reset_index(drop=True),
+        b[orders].drop_duplicates().reset_index(drop=True),
+    )
+    persona_of = runs["with"]["persona_of"]
+    assert persona_of == runs["without"]["persona_of"]
+    affected = {name for name, *_ in MISSIONS}
+    others_a = a[~a["customer_id"].map(persona_of).isin(affected)].reset_index(drop=True)
+    others_b = b[~b["customer_id"].map(persona_of).isin(affected)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(others_a, others_b, check_categorical=False)
+
+
+def test_mission_orders_focus_on_their_departments_in_their_months(runs):
+    persona_of = runs["with"]["persona_of"]
+    for persona, departments, months, share in MISSIONS:
+        got, n_with = _focused_share(
+            runs["with"]["lines"], persona_of, persona, departments, months
+        )
+        base, n_without = _focused_share(
+            runs["without"]["lines"], persona_of, persona, departments, months
+        )
+        assert n_with == n_without > 500, (persona, n_with)
+        assert got - base > MIN_RISE * share, (persona, got, base)
+        # the rest of the year gives units to the trips (a customer's totals are fixed)
+        other = [m for m in range(1, 13) if m not in months]
+        later, _ = _focused_share(runs["with"]["lines"], persona_of, persona, departments, other)
+        before, _ = _focused_share(
+            runs["without"]["lines"], persona_of, persona, departments, other
+        )
+        assert later <= before
+
+
+def test_unknown_missions_and_departments_are_named(shipped):
+    edit(shipped["priors"], "missions: {back_to_school: 0.4}", "missions: {back_to_scool: 0.4}")
+    edit(
+        shipped["priors"],
+        "departments: [Xmas Shop, Gift Cards",
+        "departments: [Xmas Shopp, Gift Cards",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(priors=shipped["priors"])
+    text = str(err.value)
+    assert "personas.woman_young_family.knobs.timing.missions.back_to_scool" in text
+    assert "did you mean 'back_to_school'" in text
+    assert "population.timing.missions.christmas_gifts.departments[0]" in text
+    assert "did you mean 'Xmas Shop'" in text
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("months: [8, 9]", "months: [8, 13]", "less than or equal to 12"),
+        ("months: [8, 9]", "months: []", "expected at least one month"),
+        (
+            "focus: 10\n        note: >-",
+            "focus: 0.5\n        note: >-",
+            "greater than or equal to 1",
+        ),
+        ("{back_to_school: 0.4}", "{back_to_school: 0.7, christmas_gifts: 0.5}", "at most 1"),
+    ],
+)
+def test_bad_mission_values_are_named(shipped, old, new, message):
+    edit(shipped["priors"], old, new)
+    with pytest.raises(ConfigError, match=message):
+        load_config(priors=shipped["priors"])
