@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -114,6 +115,25 @@ def test_mission_orders_focus_on_their_departments_in_their_months(runs):
         assert later <= before
 
 
+def test_shares_of_missions_in_the_same_month_sum_to_at_most_one(shipped):
+    # the two trips in different months may take 0.7 and 0.5 of a persona's orders...
+    both = "{back_to_school: 0.7, christmas_gifts: 0.5}"
+    edit(shipped["priors"], "{back_to_school: 0.4}", both)
+    load_config(priors=shipped["priors"])
+    # ...not when they share September
+    edit(shipped["priors"], "months: [11, 12]", "months: [9, 11, 12]")
+    with pytest.raises(ConfigError, match=r"month 9 sum to 1\.2 .*expected at most 1"):
+        load_config(priors=shipped["priors"])
+
+
+def test_an_estimated_calendar_keeps_the_missions(shipped):
+    from personagen.config import TimingSpec, build_timing, with_timing
+
+    config = load_config()
+    timed = with_timing(config, TimingSpec(), source="estimate")
+    assert np.array_equal(build_timing(timed).mission_share, build_timing(config).mission_share)
+
+
 def test_unknown_missions_and_departments_are_named(shipped):
     edit(shipped["priors"], "missions: {back_to_school: 0.4}", "missions: {back_to_scool: 0.4}")
     edit(
@@ -140,7 +160,12 @@ def test_unknown_missions_and_departments_are_named(shipped):
             "focus: 0.5\n        note: >-",
             "greater than or equal to 1",
         ),
-        ("{back_to_school: 0.4}", "{back_to_school: 0.7, christmas_gifts: 0.5}", "at most 1"),
+        ("{back_to_school: 0.4}", "{back_to_school: 1.4}", "less than or equal to 1"),
+        (
+            "departments: [Kids Clothing, Kids Accessories]\n        months",
+            "departments: [Kids Clothing, Kids Clothing]\n        months",
+            "each entry once",
+        ),
     ],
 )
 def test_bad_mission_values_are_named(shipped, old, new, message):

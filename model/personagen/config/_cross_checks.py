@@ -123,11 +123,31 @@ def check_prices(file: str, prices: Any, hierarchy: ProductHierarchy) -> list[Pr
 
 
 def check_missions(file: str, timing: Any, personas: Mapping[str, Any]) -> list[Problem]:
-    """Each persona's ``knobs.timing.missions`` names missions of ``population.timing``."""
+    """Check each persona's ``knobs.timing.missions``.
+
+    Every name must be a mission of ``population.timing``, and the shares of the
+    missions of any one month must sum to at most 1.
+    """
     problems = []
     known = list(timing.missions)
     for name, spec in personas.items():
-        for mission in spec.knobs.timing.missions:
+        shares = spec.knobs.timing.missions
+        for month in range(1, 13):
+            active = {
+                m: v for m, v in shares.items() if m in known and month in timing.missions[m].months
+            }
+            if sum(active.values()) > 1.0 + SUM_TOLERANCE:
+                listed = ", ".join(f"{m} {v:g}" for m, v in active.items())
+                problems.append(
+                    Problem(
+                        file,
+                        f"personas.{name}.knobs.timing.missions",
+                        f"shares of the missions of month {month} sum to "
+                        f"{sum(active.values()):.4g} ({listed}); expected at most 1",
+                    )
+                )
+                break
+        for mission in shares:
             if mission not in timing.missions:
                 hint = close_match_hint(mission, known) or (
                     f"; known missions: {', '.join(known)}" if known else "; none is defined"

@@ -118,7 +118,9 @@ def with_timing(
     """Return ``config`` with ``population.timing`` replaced by ``timing``.
 
     For a calendar estimated from data (:func:`personagen.data.estimate_timing`);
-    the personas' own ``knobs.timing`` still take precedence. The new block gets the
+    the personas' own ``knobs.timing`` still take precedence, and the configuration's
+    shopping missions are kept (those ``timing`` defines replace theirs by name): an
+    estimate does not estimate missions. The new block gets the
     same cross-checks as a personas file (known departments, a known time zone), and
     ``source`` is recorded in ``config.sources`` (role ``timing``), so the run's
     metadata say where the calendar came from; the configuration hash changes.
@@ -126,11 +128,13 @@ def with_timing(
     Raises
     ------
     ConfigError
-        An invalid profile (not summing to 1, 11 months...), a seasonal department not
-        in the hierarchy (with a close match), an unknown time zone.
+        An invalid profile (not summing to 1, 11 months...), a seasonal or mission
+        department not in the hierarchy (with a close match), an unknown time zone, a
+        persona's unknown mission or mission shares of a month above 1.
     """
+    missions = {**config.personas.population.timing.missions, **timing.missions}
     try:  # a spec edited with model_copy skipped its own validation
-        timing = TimingSpec.model_validate(timing.model_dump())
+        timing = TimingSpec.model_validate({**timing.model_dump(), "missions": missions})
     except ValidationError as exc:
         raise ConfigError(
             [Problem(source, ".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
