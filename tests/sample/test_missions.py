@@ -172,3 +172,38 @@ def test_bad_mission_values_are_named(shipped, old, new, message):
     edit(shipped["priors"], old, new)
     with pytest.raises(ConfigError, match=message):
         load_config(priors=shipped["priors"])
+
+
+#: 20,000 one-order customers: the mission rate within 4.5 binomial se of its share.
+N_RATE = 20_000
+Z = 4.5
+
+
+def test_the_mission_rate_is_the_personas_share_in_the_missions_months():
+    from personagen.config import build_timing
+    from personagen.sample._baskets import _order_missions
+    from personagen.sample._order_times import SECONDS_PER_DAY, OrderTimes
+
+    config = load_config()
+    timing = build_timing(config)
+    family = config.persona_names.index("woman_young_family")
+    kids = config.hierarchy.department_index["Kids Clothing"]
+    units = np.zeros((N_RATE, config.hierarchy.n_departments), np.int64)
+    units[: N_RATE // 2, kids] = 3  # half the customers bought kids' clothing
+
+    def missions(day: str) -> np.ndarray:
+        stamp = np.full(N_RATE, np.datetime64(day, "D").astype(np.int64) * SECONDS_PER_DAY)
+        orders = OrderTimes(
+            owner=np.arange(N_RATE),
+            number=np.ones(N_RATE, np.int64),
+            timestamp=stamp,
+            offsets=np.arange(N_RATE + 1),
+        )
+        persona = np.full(N_RATE, family)
+        return _order_missions(orders, np.arange(N_RATE), persona, units, timing, word=7)
+
+    august = missions("2025-08-20")
+    rate = float((august[: N_RATE // 2] == 0).mean())  # mission 0: back_to_school
+    assert abs(rate - 0.4) < Z * np.sqrt(0.4 * 0.6 / (N_RATE // 2))
+    assert (august[N_RATE // 2 :] == -1).all()  # no kids' units: never the school trip
+    assert (missions("2025-10-20") == -1).all()  # October: no mission of this persona
