@@ -182,7 +182,7 @@ Z = 4.5
 def test_the_mission_rate_is_the_personas_share_in_the_missions_months():
     from personagen.config import build_timing
     from personagen.sample._baskets import _order_missions
-    from personagen.sample._order_times import SECONDS_PER_DAY, OrderTimes
+    from personagen.sample._order_times import SECONDS_PER_DAY, OrderTimes, month_of
 
     config = load_config()
     timing = build_timing(config)
@@ -200,7 +200,8 @@ def test_the_mission_rate_is_the_personas_share_in_the_missions_months():
             offsets=np.arange(N_RATE + 1),
         )
         persona = np.full(N_RATE, family)
-        return _order_missions(orders, np.arange(N_RATE), persona, units, timing, word=7)
+        month = month_of(orders.day)
+        return _order_missions(orders, month, np.arange(N_RATE), persona, units, timing, word=7)
 
     august = missions("2025-08-20")
     rate = float((august[: N_RATE // 2] == 0).mean())  # mission 0: back_to_school

@@ -17,14 +17,15 @@ import pandas as pd
 from scipy import sparse
 
 from personagen.data import TransactionColumns
+from personagen.data._timing_estimate import order_index
 from personagen.data._transactions import check_columns, numeric_column, parse_dates
 from personagen.errors import DataError, Problem
+from personagen.sample._order_times import SECONDS_PER_DAY
 
 __all__ = ["TransactionProfile", "pair_lift", "transaction_profile"]
 
 #: Department pairs bought together in at least this share of baskets get a lift.
 MIN_PAIR_SUPPORT = 0.01
-SECONDS_PER_DAY = 86_400
 
 
 @dataclass(frozen=True)
@@ -130,17 +131,15 @@ def transaction_profile(
     check_columns(lines, columns, source, roles=roles)
     time = parse_dates(lines, columns.date, source).to_numpy().astype("datetime64[s]")
     customer = pd.factorize(lines[columns.customer])[0].astype(np.int64)
-    order_id = pd.factorize(lines[columns.order])[0].astype(np.int64)
-    # an order is a (customer, order id) pair: ids need only be unique per customer
-    key = customer * (order_id.max() + 1) + order_id
-    order = np.unique(key, return_inverse=True)[1].astype(np.int64)
+    order = order_index(lines[columns.customer], lines[columns.order])
     department = pd.factorize(lines[columns.department])[0].astype(np.int64)
     n_orders = int(order.max()) + 1
     seconds = time.astype(np.int64)
     start = pd.Series(seconds).groupby(order).min().to_numpy()
     owner = np.zeros(n_orders, np.int64)
     owner[order] = customer
-    distinct = np.unique(order * (department.max() + 1) + department) // (department.max() + 1)
+    n_departments = int(department.max()) + 1
+    distinct = np.unique(order * n_departments + department) // n_departments
     by_time = np.lexsort((start, owner))
     same = owner[by_time][1:] == owner[by_time][:-1]
     gaps = np.diff(start[by_time])[same] / SECONDS_PER_DAY

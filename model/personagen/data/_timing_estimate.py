@@ -33,7 +33,7 @@ from personagen.data._transactions import (
 )
 from personagen.errors import DataError, Problem, bad_argument
 
-__all__ = ["estimate_timing", "map_departments"]
+__all__ = ["estimate_timing", "map_departments", "order_index"]
 
 #: Decimals of the estimated shares (24 hours rounded to 5 decimals stay within the
 #: profiles' sum tolerance of 1e-3) and of the monthly intensities.
@@ -67,6 +67,16 @@ def map_departments(
     out = table.copy()
     out[columns.department] = np.asarray(hierarchy.departments, dtype=object)[index]
     return out
+
+
+def order_index(customer: pd.Series, order: pd.Series) -> np.ndarray:
+    """Return each line's order as an integer 0..O-1.
+
+    An order is a (customer, order id) pair: order ids need be unique only per customer.
+    """
+    who = pd.factorize(customer)[0].astype(np.int64)
+    what = pd.factorize(order)[0].astype(np.int64)
+    return np.unique(who * (what.max() + 1) + what, return_inverse=True)[1].astype(np.int64)
 
 
 def _shares(counts: np.ndarray, smoothing: float) -> list[float]:
@@ -171,14 +181,8 @@ def estimate_timing(
         columns.department,
         source,
     )
-    frame = pd.DataFrame(
-        {
-            "customer": table[columns.customer].astype(str).to_numpy(),
-            "order": table[columns.order].astype(str).to_numpy(),
-            "time": dates.to_numpy(),
-        }
-    )
-    order_time = frame.groupby(["customer", "order"], sort=False)["time"].min()
+    order = order_index(table[columns.customer], table[columns.order])
+    order_time = dates.groupby(order).min()
     weekday = np.bincount(order_time.dt.day_of_week, minlength=7).astype(np.float64)
     hours = np.bincount(order_time.dt.hour, minlength=24).astype(np.float64)
     has_clock = bool((dates != dates.dt.normalize()).any())

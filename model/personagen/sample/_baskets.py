@@ -124,11 +124,11 @@ def _basket_weights(
     e = counter_normals(word, MIX_STREAM, ids[orders.owner[order_row]], counter)
     size = counter_normals(word, BASKET_STREAM, ids[orders.owner], orders.number - 1)
     sd = timing.order_mix_sd[persona[orders.owner[order_row]]]
-    month = month_of(orders.day)[order_row]
+    order_month = month_of(orders.day)
     log_weight = timing.basket_size_sd * size[order_row] + sd * e
-    weight = np.exp(log_weight) * timing.seasonality[dept, month]
+    weight = np.exp(log_weight) * timing.seasonality[dept, order_month[order_row]]
     if timing.mission_focus.size:
-        mission = _order_missions(orders, ids, persona, department_units, timing, word)
+        mission = _order_missions(orders, order_month, ids, persona, department_units, timing, word)
         chosen = mission[order_row]
         on = chosen >= 0
         focus = timing.mission_focus[chosen[on]]
@@ -139,6 +139,7 @@ def _basket_weights(
 
 def _order_missions(
     orders: OrderTimes,
+    month: np.ndarray,
     ids: np.ndarray,
     persona: np.ndarray,
     department_units: np.ndarray,
@@ -147,13 +148,12 @@ def _order_missions(
 ) -> np.ndarray:
     """Return the mission of each order, -1 for none.
 
-    Mission ``k`` with probability the persona's share of it, in the mission's months,
-    for customers who bought in its departments.
+    Mission ``k`` with probability the persona's share of it, in the mission's months
+    (``month``: each order's, 0 = January), for customers who bought in its departments.
     """
     owner = orders.owner
     mission_departments = timing.mission_departments.T.astype(np.int64)
     bought = (department_units > 0).astype(np.int64) @ mission_departments
-    month = month_of(orders.day)
     share = (
         timing.mission_share[persona[owner]]
         * timing.mission_months[:, month].T
