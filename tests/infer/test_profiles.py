@@ -71,8 +71,8 @@ def test_profiles_density_equals_enumeration():
 
 # Profiles recovery on the legacy personas (4 personas, 3 departments).
 # Truth: high_value_frequent buys Beauty 0.40 instead of the prior 0.20 (from
-# Clothing), budget order values 30% higher than the prior centre, and persona 1's
-# customers four times as heterogeneous (customer concentration / 4).
+# Clothing), budget order values 30% higher than the prior centre, persona 1's
+# customers four times as heterogeneous (customer concentration / 4), and more (below).
 N_PROFILES = 2_000
 SHIFT = 0.2
 VALUE_SHIFT = np.log(1.3)
@@ -81,6 +81,8 @@ CONCENTRATION_FACTOR = 0.25
 #: customers differ more in their rate (log-scale sd doubled).
 DROPOUT_SHIFT = 1.0
 RATE_SD_FACTOR = 2.0
+#: persona 3's customers differ twice as much in their mean order value (log-scale sd x 2).
+VALUE_SD_FACTOR = 2.0
 #: Truth of the price levels: Beauty's unit price 2.5 times the YAML's (all equal), and
 #: spend shares twice as tight around units x prices (price concentration 2 -> 4).
 PRICE_SHIFT = np.log(2.5)
@@ -102,6 +104,8 @@ def profiles_fit():
     dropout[0] += DROPOUT_SHIFT
     rate_sd = np.array(truth.purchase_rate_sd)
     rate_sd[1] *= RATE_SD_FACTOR
+    value_sd = np.array(truth.order_value_sd)
+    value_sd[3] *= VALUE_SD_FACTOR
     log_price = np.array(truth.department_log_price)
     log_price[2] += PRICE_SHIFT
     truth = truth._replace(
@@ -112,6 +116,7 @@ def profiles_fit():
         customer_concentration=jnp.asarray(concentration),
         dropout_loc=jnp.asarray(dropout),
         purchase_rate_sd=jnp.asarray(rate_sd),
+        order_value_sd=jnp.asarray(value_sd),
     )
     obs, _ = simulate(priors, structure, truth, N_PROFILES, seed=11)
     fit = fit_customers(
@@ -166,16 +171,17 @@ def test_profiles_mode_learns_each_personas_customer_concentration(profiles_fit)
     assert log_c[:, 1].mean() < np.log(50) + np.log(CONCENTRATION_FACTOR) / 2
 
 
-# Each persona's purchase-process parameters lie within this many of their own posterior
-# sds of the truth (a z of 4 is exceeded with probability 6e-5 per parameter under a
-# well-calibrated posterior; 8 parameters).
+# Each persona's purchase-process and order-value-spread parameters lie within this many
+# of their own posterior sds of the truth (a z of 4 is exceeded with probability 6e-5 per
+# parameter under a well-calibrated posterior; 12 parameters).
 PROCESS_Z = 4.0
 
 
-def test_profiles_mode_recovers_the_rate_and_dropout_of_each_persona(profiles_fit):
+def test_profiles_mode_recovers_the_rate_dropout_and_value_spread_of_each_persona(profiles_fit):
     _, truth, fit = profiles_fit
     prior = fit.prior_mean_population()
-    for site, transform in (("dropout_loc", np.asarray), ("purchase_rate_sd", np.log)):
+    sites = (("dropout_loc", np.asarray), ("purchase_rate_sd", np.log), ("order_value_sd", np.log))
+    for site, transform in sites:
         draws = transform(fit.draws[site].reshape(-1, 4))
         z = (draws.mean(0) - transform(np.asarray(getattr(truth, site)))) / draws.std(0)
         assert np.abs(z).max() < PROCESS_Z, (site, z)
@@ -184,6 +190,8 @@ def test_profiles_mode_recovers_the_rate_and_dropout_of_each_persona(profiles_fi
     assert dropout > float(prior.dropout_loc[0]) + DROPOUT_SHIFT / 2
     log_sd = np.log(fit.draws["purchase_rate_sd"].reshape(-1, 4)[:, 1]).mean()
     assert log_sd > np.log(float(prior.purchase_rate_sd[1]) * RATE_SD_FACTOR**0.5)
+    log_value_sd = np.log(fit.draws["order_value_sd"].reshape(-1, 4)[:, 3]).mean()
+    assert log_value_sd > np.log(float(prior.order_value_sd[3]) * VALUE_SD_FACTOR**0.5)
 
 
 # SVI (multivariate normal guide) against NUTS on the same 2,000 customers: department

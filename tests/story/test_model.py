@@ -46,6 +46,7 @@ def test_every_site_has_its_documented_shape(priors, structure):
         "class_profile_raw": (P, C),
         "class_profile": (P, C),
         "order_value_loc": (P,),
+        "order_value_sd": (P,),
         "purchase_rate_loc": (P,),
         "purchase_rate_sd": (P,),
         "dropout_loc": (P,),

@@ -140,7 +140,7 @@ def _draw_scores(pop: Population, priors: PriorArrays, a: Observations, b: Obser
     class_only = dist.DirichletMultinomial(conc, total_count=n_b).log_prob(y_b)
     conjugate = dist.DirichletMultinomial(conc + y_a, total_count=n_b).log_prob(y_b)
     # order values: mu ~ N(loc, tau^2); log R_h | mu ~ N(mu + shift_h, scale_h^2)
-    tau2 = priors.log_order_value_sd_customer**2
+    tau2 = pop.order_value_sd**2
     shift_a, scale_a = fenton_wilkinson(a.n_orders[:, None], priors.log_order_value_sd_order)
     shift_b, scale_b = fenton_wilkinson(b.n_orders[:, None], priors.log_order_value_sd_order)
     x_a = jnp.log(a.revenue)[:, None] - shift_a

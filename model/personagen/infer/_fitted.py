@@ -69,7 +69,7 @@ class FittedModel:
     draws : dict of str to ndarray, each shape (chains, draws, ...)
         Posterior draws: ``persona_weights`` (..., P) always; the ``profiles`` and
         ``learn`` modes add ``department_profile`` (..., P, D), ``order_value_loc``,
-        ``purchase_rate_loc``, ``purchase_rate_sd``, ``dropout_loc`` and
+        ``order_value_sd``, ``purchase_rate_loc``, ``purchase_rate_sd``, ``dropout_loc`` and
         ``customer_concentration`` (..., P). Sites not drawn
         stay at their prior means.
     mode : {"weights", "profiles", "learn"}

@@ -194,7 +194,7 @@ def customer_log_likelihood(
     shift, scale = fenton_wilkinson(n2, priors.log_order_value_sd_order)
     revenue = dist.LogNormal(
         pop.order_value_loc + shift,
-        jnp.sqrt(priors.log_order_value_sd_customer**2 + scale**2),
+        jnp.sqrt(pop.order_value_sd**2 + scale**2),
     ).log_prob(obs.revenue[:, None])
     concentration = pop.customer_concentration[:, None] * pop.department_profile  # (P, D)
     departments = dist.DirichletMultinomial(concentration, total_count=obs.units[:, None]).log_prob(
@@ -216,7 +216,7 @@ class FitData(NamedTuple):
     """Observations reduced to what a fit of the profiles needs (:func:`prepare_fit_data`).
 
     Every term of :func:`customer_log_likelihood` that does not depend on the
-    fitted sites (persona weights, department profiles, order value location,
+    fitted sites (persona weights, department profiles, order value location and spread,
     purchase process parameters, customer concentration) is computed once; the
     department counts are kept as their non-zero entries only, because
     ``lgamma(0 + a) - lgamma(a) = 0``.
@@ -242,8 +242,10 @@ class FitData(NamedTuple):
     dropout_concentration : Array, shape (P,)
         ``a + b`` of each persona's dropout beta.
     log_revenue_centred : Array, shape (N, P)
-        ``log R - shift(n)``: the revenue term is Normal(loc_p, revenue_sd) of it.
-    revenue_sd : Array, shape (N, P)
+        ``log R - shift(n)``: the revenue term is Normal(loc_p, sqrt(sd_p^2 + scale^2)) of it.
+    revenue_scale2 : Array, shape (N, P)
+        The order-level part of the revenue term's variance, ``scale(n)^2``; the
+        customer-level part is each persona's fitted ``order_value_sd`` squared.
     total_units : Array, shape (N, 1)
         Units per customer (the department term's ``lgamma(n + c)`` needs them).
     nz_customer : Array, shape (nnz,), int32
@@ -278,7 +280,7 @@ class FitData(NamedTuple):
     multiplier_sd: Array
     dropout_concentration: Array
     log_revenue_centred: Array
-    revenue_sd: Array
+    revenue_scale2: Array
     total_units: Array
     nz_customer: Array
     nz_pair: Array
@@ -331,7 +333,6 @@ def _prepare_dense(priors: PriorArrays, obs: Observations, rows: Array, counts: 
     k_e, beta_e = gamma_from_lognormal(priors.log_extra_units_loc, priors.log_extra_units_sd)
     units = dist.GammaPoisson(k_e, beta_e / n2).log_prob(obs.units[:, None] - n2)
     shift, scale = fenton_wilkinson(n2, priors.log_order_value_sd_order)
-    revenue_sd = jnp.sqrt(priors.log_order_value_sd_customer**2 + scale**2)
     log_revenue = jnp.log(obs.revenue.astype(jnp.float32))[:, None]
     total = obs.units.astype(jnp.float32)[:, None]
     x = counts.astype(jnp.float32)
@@ -351,7 +352,7 @@ def _prepare_dense(priors: PriorArrays, obs: Observations, rows: Array, counts: 
         "multiplier_sd": jnp.asarray(priors.log_multiplier_sd)[None, :],
         "dropout_concentration": jnp.asarray(priors.dropout_concentration),
         "log_revenue_centred": log_revenue - shift,
-        "revenue_sd": revenue_sd,
+        "revenue_scale2": scale**2,
         "total_units": total,
     }
 
@@ -377,7 +378,8 @@ def fit_log_likelihood(pop: Population, data: FitData) -> Float[Array, "customer
         terms, data.repeat_orders, data.last_order_months, data.lifetime_months, r, alpha
     )
     per_persona = logsumexp(data.order_constant + orders, axis=-1)
-    revenue = dist.Normal(pop.order_value_loc, data.revenue_sd).log_prob(data.log_revenue_centred)
+    revenue_sd = jnp.sqrt(pop.order_value_sd**2 + data.revenue_scale2)
+    revenue = dist.Normal(pop.order_value_loc, revenue_sd).log_prob(data.log_revenue_centred)
     c = pop.customer_concentration
     alpha_d = c[:, None] * pop.department_profile  # (P, D)
     a_d = alpha_d.T[data.pair_department]  # (U, P)

@@ -62,6 +62,7 @@ SITE_DIMS = {
     "persona_weights": ["persona"],
     "department_profile": ["persona", "department"],
     "order_value_loc": ["persona"],
+    "order_value_sd": ["persona"],
     "purchase_rate_loc": ["persona"],
     "purchase_rate_sd": ["persona"],
     "dropout_loc": ["persona"],

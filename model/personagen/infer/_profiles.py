@@ -126,6 +126,13 @@ def initial_values(obs: Observations, n_personas: int, *, seed: int) -> dict[str
         "purchase_rate_loc": np.array(
             [np.median(log_rate[labels == k]) if counts[k] else 0.0 for k in range(n_personas)]
         ),
+        # the spread of log order values within each cluster (order-level noise included)
+        "order_value_sd": np.array(
+            [
+                np.clip(np.std(log_value[labels == k]), 0.05, 2.0) if counts[k] > 1 else 0.3
+                for k in range(n_personas)
+            ]
+        ),
     }
 
 
@@ -135,6 +142,7 @@ def _start(priors: PriorArrays, init: dict[str, np.ndarray] | None) -> dict[str,
         "persona_weights": priors.weights,
         "department_profile": priors.department_probs,
         "order_value_loc": priors.log_order_value_loc,
+        "order_value_sd": priors.log_order_value_sd_customer,
         "purchase_rate_loc": priors.log_rate_loc,
         "purchase_rate_sd": priors.log_rate_sd,
         "dropout_loc": priors.logit_dropout_loc,

@@ -28,6 +28,8 @@ department_profile (P, D)   simplex      Dirichlet(profile_concentration * theta
 class_profile_raw  (P, C)   positive     Gamma(profile_concentration * phi0_p, 1)
 class_profile      (P, C)   deterministic class_profile_raw normalised within departments
 order_value_loc    (P,)     real         Normal(log-mean of avg_order_value, location_sd)
+order_value_sd     (P,)     positive     LogNormal(log of its customer-level log-sd,
+                                         VALUE_SD_LOG_SD = 0.5)
 purchase_rate_loc  (P,)     real         Normal(log-mean of frequency_per_month, location_sd)
 purchase_rate_sd   (P,)     positive     LogNormal(log of its log-sd, RATE_SD_LOG_SD = 0.5)
 dropout_loc        (P,)     real         Normal(logit mean of knobs.dropout_probability,
@@ -53,7 +55,7 @@ arrivals              ()     Poisson(purchase_rate * lifetime_months): orders in
 last_order_share      ()     Beta(x, arrivals - x + 1): last order at share * lifetime
 extra_units_rate      ()     Gamma: mean extra units per order beyond the first
 extra_units           ()     Poisson(n_orders * extra_units_rate); units = n_orders + extra
-order_value_customer  ()     Normal(order_value_loc[persona], between-customer sd): log scale
+order_value_customer  ()     Normal(order_value_loc[persona], order_value_sd[persona]): log scale
 total_revenue         ()     LogNormal: Fenton-Wilkinson sum of n_orders lognormal orders
 department_units      (D,)   Dirichlet-multinomial(units, c_p * department_profile[persona])
 department_spend_     (D,)   SpendShares(a u_d p_d / pbar): the revenue's split over the
@@ -252,7 +254,7 @@ def customer_core(pop: Population, priors: PriorArrays) -> dict[str, Array]:
     units = n_orders + extra_units.astype(jnp.int32)
     value_loc = numpyro.sample(
         "order_value_customer",
-        dist.Normal(pop.order_value_loc[z], priors.log_order_value_sd_customer[z]),
+        dist.Normal(pop.order_value_loc[z], pop.order_value_sd[z]),
     )
     shift, scale = fenton_wilkinson(n_orders, priors.log_order_value_sd_order[z])
     revenue = numpyro.sample("total_revenue", dist.LogNormal(value_loc + shift, scale))

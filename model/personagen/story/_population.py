@@ -3,7 +3,7 @@
 One prior, written once, used by sampling and by every fit:
 
 * :func:`population_sites` draws ``persona_weights``, each persona's
-  ``department_profile``, ``order_value_loc``, the purchase process's
+  ``department_profile``, ``order_value_loc`` and ``order_value_sd``, the purchase process's
   ``purchase_rate_loc``, ``purchase_rate_sd`` and ``dropout_loc``, and
   ``customer_concentration``, and the store's ``department_log_price`` and
   ``price_concentration``; how the
@@ -45,6 +45,7 @@ __all__ = [
     "PRICE_LOG_SD",
     "RATE_SD_LOG_SD",
     "STORE_SITES",
+    "VALUE_SD_LOG_SD",
     "DepartmentProfileSite",
     "Population",
     "anchored_department_profile",
@@ -62,6 +63,7 @@ FITTED_SITES = (
     "persona_weights",
     "department_profile",
     "order_value_loc",
+    "order_value_sd",
     "purchase_rate_loc",
     "purchase_rate_sd",
     "dropout_loc",
@@ -82,6 +84,11 @@ CONCENTRATION_LOG_SD = 1.0
 #: ``frequency_per_month`` range gives, with this log-scale sd (a central 90% interval
 #: of x/ 2.3 around it). Fixed at the YAML value in ``weights`` fits.
 RATE_SD_LOG_SD = 0.5
+#: Prior of a persona's between-customer spread of the mean log order value: LogNormal
+#: centred on the sd the YAML's ``avg_order_value`` range gives (its customer-level
+#: part), with this log-scale sd (a central 90% interval of x/ 2.3 around it). Fixed at
+#: the YAML value in ``weights`` fits and in samples from the prior means.
+VALUE_SD_LOG_SD = 0.5
 #: Prior of a persona's mean per-order dropout probability, on the logit scale:
 #: Normal centred on the logit of the mean of ``knobs.dropout_probability`` with this sd
 #: (a central 90% interval of odds x/ 5.2). Fixed at the YAML value in ``weights`` fits.
@@ -120,6 +127,8 @@ class Population(NamedTuple):
         Each persona's class mixture, summing to one within each department.
     order_value_loc : Array, shape (..., P)
         Log-scale location of a persona's order values.
+    order_value_sd : Array, shape (..., P)
+        Log-scale between-customer sd of a customer's mean order value.
     purchase_rate_loc : Array, shape (..., P)
         Log-scale location of a persona's orders per month while active.
     purchase_rate_sd : Array, shape (..., P)
@@ -141,6 +150,7 @@ class Population(NamedTuple):
     department_profile: Float[Array, "*draws personas departments"]
     class_profile: Float[Array, "*draws personas classes"]
     order_value_loc: Float[Array, "*draws personas"]
+    order_value_sd: Float[Array, "*draws personas"]
     purchase_rate_loc: Float[Array, "*draws personas"]
     purchase_rate_sd: Float[Array, "*draws personas"]
     dropout_loc: Float[Array, "*draws personas"]
@@ -224,6 +234,10 @@ def population_sites(priors: PriorArrays, department_profile: DepartmentProfileS
         order_value_loc = numpyro.sample(
             "order_value_loc", dist.Normal(priors.log_order_value_loc, priors.location_sd)
         )
+        order_value_sd = numpyro.sample(
+            "order_value_sd",
+            dist.LogNormal(jnp.log(priors.log_order_value_sd_customer), VALUE_SD_LOG_SD),
+        )
         purchase_rate_loc = numpyro.sample(
             "purchase_rate_loc", dist.Normal(priors.log_rate_loc, priors.location_sd)
         )
@@ -258,6 +272,7 @@ def population_sites(priors: PriorArrays, department_profile: DepartmentProfileS
         profile,
         class_profile,
         order_value_loc,
+        order_value_sd,
         purchase_rate_loc,
         purchase_rate_sd,
         dropout_loc,
@@ -308,6 +323,7 @@ def population_means(priors: PriorArrays) -> dict[str, Array]:
         "department_profile": jnp.asarray(priors.department_probs),
         "class_profile_raw": jnp.asarray(priors.class_probs),
         "order_value_loc": jnp.asarray(priors.log_order_value_loc),
+        "order_value_sd": jnp.asarray(priors.log_order_value_sd_customer),
         "purchase_rate_loc": jnp.asarray(priors.log_rate_loc),
         "purchase_rate_sd": jnp.asarray(priors.log_rate_sd),
         "dropout_loc": jnp.asarray(priors.logit_dropout_loc),
