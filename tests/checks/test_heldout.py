@@ -9,6 +9,7 @@ from scipy import stats
 from scipy.special import logsumexp
 
 from personagen.checks import (
+    choose_personas_heldout,
     dm_log_pmf,
     fit_dm_mixture,
     heldout_scores,
@@ -20,6 +21,7 @@ from personagen.checks._dm_mixture import multinomial_log_pmf
 from personagen.cli import main
 from personagen.config import build_prior_arrays, load_config
 from personagen.data import Observations
+from personagen.errors import ParameterError
 from personagen.infer import customer_log_likelihood
 from personagen.story import as_arrays
 
@@ -222,3 +224,49 @@ def test_evaluate_reports_scores_and_stability(transactions, tmp_path, capsys):
     assert same > chance
     assert main([*args, "-q"]) == 2  # the outputs exist: --overwrite is needed
     assert "--overwrite" in capsys.readouterr().err
+
+
+def _scores(ids: np.ndarray, personagen: np.ndarray, em: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"customer_id": ids, "conjugate": personagen, "em_conjugate": em, "class_only": personagen}
+    )
+
+
+def test_held_out_choice_is_the_smallest_k_within_one_paired_se_of_the_best():
+    rng = np.random.default_rng(0)
+    n = 400
+    ids = np.arange(n).astype(str)
+    common = rng.normal(-20.0, 5.0, n)  # what every K shares: large, cancels when paired
+    z = rng.normal(0.0, 1.0, (2, n))
+    z = (z - z.mean(1, keepdims=True)) / z.std(1, ddof=1, keepdims=True)  # mean 0, sd 1
+    # K = 4 is best by 0.01 over K = 3 with a paired se of 0.05; K = 2 is 1 nat worse
+    k3 = common + z[0]
+    tables = {
+        2: _scores(ids, k3 - 1.0, k3),
+        3: _scores(ids, k3, k3 - 0.5),
+        4: _scores(ids, k3 + 0.01 + z[1], k3 + z[1]),
+    }
+    k, table = choose_personas_heldout(tables)
+    best = int(table["mean"].idxmax())
+    assert best == 4 and k == 3  # K = 3 within one paired se of the best, K = 2 not
+    assert list(table.index) == [2, 3, 4]
+    assert table.loc[best, "diff"] == 0.0 and table.loc[best, "dse"] == 0.0
+    diff = tables[2]["conjugate"] - tables[best]["conjugate"]
+    assert table.loc[2, "diff"] == pytest.approx(diff.mean())
+    assert table.loc[3, "dse"] == pytest.approx(1.0 / np.sqrt(n))
+    assert table.loc[2, "dse"] == pytest.approx(diff.std(ddof=1) / np.sqrt(n))
+    # against the EM mixture of the same K, paired: -1, +0.5, +0.01 exactly
+    assert table["vs_em"].to_numpy() == pytest.approx([-1.0, 0.5, 0.01])
+    assert table["vs_em_se"].to_numpy() == pytest.approx([0.0, 0.0, 0.0], abs=1e-9)
+
+
+def test_held_out_choice_refuses_other_customers_unknown_forms_and_one_k():
+    ids = np.array(["a", "b", "c"])
+    one = _scores(ids, np.zeros(3), np.zeros(3))
+    other = _scores(np.array(["a", "b", "d"]), np.zeros(3), np.zeros(3))
+    with pytest.raises(ParameterError, match="other customers"):
+        choose_personas_heldout({2: one, 3: other})
+    with pytest.raises(ParameterError, match="class_only, conjugate"):
+        choose_personas_heldout({2: one, 3: one}, form="conjugal")
+    with pytest.raises(ParameterError, match="at least two K"):
+        choose_personas_heldout({2: one})

@@ -16,6 +16,7 @@ from personagen.checks._heldout import (
     split_orders,
     stability,
 )
+from personagen.checks._heldout_choice import HELDOUT_FORMS, choose_personas_heldout
 from personagen.checks._predictive import (
     AS_OF,
     add_predictive_groups,
@@ -34,6 +35,7 @@ from personagen.config import persona_colours  # re-exported: the notebooks' col
 
 __all__ = [
     "AS_OF",
+    "HELDOUT_FORMS",
     "NON_FEATURES",
     "DMMixture",
     "HeldOut",
@@ -41,6 +43,7 @@ __all__ = [
     "TransactionProfile",
     "add_predictive_groups",
     "basic_features",
+    "choose_personas_heldout",
     "cluster_scores",
     "department_share_report",
     "dm_log_pmf",

@@ -29,7 +29,7 @@ class_profile_raw  (P, C)   positive     Gamma(profile_concentration * phi0_p, 1
 class_profile      (P, C)   deterministic class_profile_raw normalised within departments
 order_value_loc    (P,)     real         Normal(log-mean of avg_order_value, location_sd)
 order_value_sd     (P,)     positive     LogNormal(log of its customer-level log-sd,
-                                         VALUE_SD_LOG_SD = 0.5)
+                                         VALUE_SD_LOG_SD = 0.25)
 purchase_rate_loc  (P,)     real         Normal(log-mean of frequency_per_month, location_sd)
 purchase_rate_sd   (P,)     positive     LogNormal(log of its log-sd, RATE_SD_LOG_SD = 0.5)
 dropout_loc        (P,)     real         Normal(logit mean of knobs.dropout_probability,

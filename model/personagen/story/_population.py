@@ -86,9 +86,12 @@ CONCENTRATION_LOG_SD = 1.0
 RATE_SD_LOG_SD = 0.5
 #: Prior of a persona's between-customer spread of the mean log order value: LogNormal
 #: centred on the sd the YAML's ``avg_order_value`` range gives (its customer-level
-#: part), with this log-scale sd (a central 90% interval of x/ 2.3 around it). Fixed at
-#: the YAML value in ``weights`` fits and in samples from the prior means.
-VALUE_SD_LOG_SD = 0.5
+#: part), with this log-scale sd (a central 90% interval of x/ 1.5 around it: tighter than
+#: the rate's, because the range is what a personas file states about its customers and a
+#: wider prior put up to 40% of a drawn population outside it; a few hundred customers
+#: still move it a factor 2, as on The Complete Journey). Fixed at the YAML value in
+#: ``weights`` fits and in samples from the prior means.
+VALUE_SD_LOG_SD = 0.25
 #: Prior of a persona's mean per-order dropout probability, on the logit scale:
 #: Normal centred on the logit of the mean of ``knobs.dropout_probability`` with this sd
 #: (a central 90% interval of odds x/ 5.2). Fixed at the YAML value in ``weights`` fits.
