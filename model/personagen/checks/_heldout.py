@@ -218,14 +218,15 @@ def _halves(
     return table_a, table_b, n_all - len(table_a)
 
 
+def mean_se(values: pd.Series) -> tuple[float, float]:
+    """Return the mean of per-customer scores and its standard error."""
+    return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
+
+
 def _summary(customers: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    n = len(customers)
+    rows = [mean_se(customers[c]) for c in names]
     return pd.DataFrame(
-        {
-            "mean_log_density": [customers[c].mean() for c in names],
-            "se": [customers[c].std(ddof=1) / np.sqrt(n) for c in names],
-        },
-        index=pd.Index(names, name="score"),
+        rows, columns=["mean_log_density", "se"], index=pd.Index(names, name="score")
     )
 
 

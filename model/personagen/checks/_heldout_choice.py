@@ -17,16 +17,13 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from personagen.checks._heldout import mean_se
 from personagen.errors import bad_argument
 
 __all__ = ["HELDOUT_FORMS", "choose_personas_heldout"]
 
 #: The held-out department-count forms a choice can use (see ``evaluate_heldout``).
 HELDOUT_FORMS = ("class_only", "conjugate")
-
-
-def _paired(diff: pd.Series) -> tuple[float, float]:
-    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
 
 
 def choose_personas_heldout(
@@ -63,27 +60,27 @@ def choose_personas_heldout(
     ids = scores[ks[0]]["customer_id"].astype(str).to_numpy()
     for k in ks[1:]:
         other = scores[k]["customer_id"].astype(str).to_numpy()
-        if len(other) != len(ids) or not np.array_equal(other, ids):
+        if not np.array_equal(other, ids):
             raise bad_argument(
                 "scores",
                 f"K = {k} scores other customers than K = {ks[0]} ({len(other):,} against "
                 f"{len(ids):,}): evaluations to compare must use the same data",
             )
-    values = {k: scores[k][form].reset_index(drop=True) for k in ks}
-    means = {k: float(v.mean()) for k, v in values.items()}
-    best = max(means, key=lambda k: means[k])
+    ours = {k: scores[k][form].reset_index(drop=True) for k in ks}
+    em = {k: scores[k][f"em_{form}"].reset_index(drop=True) for k in ks}
+    best = max(ks, key=lambda k: ours[k].mean())
     rows = []
     for k in ks:
-        v = values[k]
-        diff, dse = _paired(v - values[best])
-        vs_em, vs_em_se = _paired(v - scores[k][f"em_{form}"].reset_index(drop=True))
+        mean, se = mean_se(ours[k])
+        diff, dse = mean_se(ours[k] - ours[best])
+        vs_em, vs_em_se = mean_se(ours[k] - em[k])
         rows.append(
             {
-                "mean": means[k],
-                "se": float(v.std(ddof=1) / np.sqrt(len(v))),
+                "mean": mean,
+                "se": se,
                 "diff": diff,
                 "dse": dse,
-                "em_mean": float(scores[k][f"em_{form}"].mean()),
+                "em_mean": float(em[k].mean()),
                 "vs_em": vs_em,
                 "vs_em_se": vs_em_se,
             }

@@ -52,6 +52,7 @@ from personagen.story import (
     Population,
     anchored_department_profile,
     as_arrays,
+    population_means,
     population_sites,
 )
 
@@ -114,6 +115,10 @@ def initial_values(obs: Observations, n_personas: int, *, seed: int) -> dict[str
     features = np.column_stack([np.sqrt(shares), 0.25 * (log_value - log_value.mean())])
     labels = KMeans(n_personas, n_init=10, random_state=seed).fit_predict(features)
     counts = np.bincount(labels, minlength=n_personas).astype(np.float64)
+    # each cluster's log order values (the whole data's for a cluster of one)
+    cluster_values = [
+        log_value[labels == k] if counts[k] > 1 else log_value for k in range(n_personas)
+    ]
     profile = np.stack(
         [units[labels == k].sum(0) + 0.5 for k in range(n_personas)]
     )  # +0.5: no empty department
@@ -126,30 +131,15 @@ def initial_values(obs: Observations, n_personas: int, *, seed: int) -> dict[str
         "purchase_rate_loc": np.array(
             [np.median(log_rate[labels == k]) if counts[k] else 0.0 for k in range(n_personas)]
         ),
-        # the spread of log order values within each cluster (order-level noise included)
-        "order_value_sd": np.array(
-            [
-                np.clip(np.std(log_value[labels == k]), 0.05, 2.0) if counts[k] > 1 else 0.3
-                for k in range(n_personas)
-            ]
-        ),
+        # their spread (order-level noise included), kept away from 0 and from huge values
+        "order_value_sd": np.clip([np.std(v) for v in cluster_values], 0.05, 2.0),
     }
 
 
 def _start(priors: PriorArrays, init: dict[str, np.ndarray] | None) -> dict[str, Array]:
     """Return starting values: ``init`` where given, else the prior means."""
-    values: dict[str, Any] = {
-        "persona_weights": priors.weights,
-        "department_profile": priors.department_probs,
-        "order_value_loc": priors.log_order_value_loc,
-        "order_value_sd": priors.log_order_value_sd_customer,
-        "purchase_rate_loc": priors.log_rate_loc,
-        "purchase_rate_sd": priors.log_rate_sd,
-        "dropout_loc": priors.logit_dropout_loc,
-        "customer_concentration": priors.customer_concentration,
-        "department_price_offset": jnp.zeros_like(priors.department_log_price),
-        "price_concentration": priors.price_concentration,
-    }
+    values: dict[str, Any] = dict(population_means(priors))
+    del values["class_profile_raw"]  # no fit learns the class profiles
     values.update(init or {})
     profile = jnp.asarray(values.pop("department_profile"))
     values["department_raw"] = jnp.maximum(profile, 1e-3) * priors.profile_concentration
