@@ -61,6 +61,7 @@ from personagen.infer._runners import (
     run_nuts,
     run_svi,
 )
+from personagen.infer._warm_start import Laplace, laplace_approximation, run_warm_nuts
 from personagen.infer._weights import (
     fit_persona_weights,
     mixture_log_lik,
@@ -80,6 +81,7 @@ __all__ = [
     "FitData",
     "FitOutputs",
     "FittedModel",
+    "Laplace",
     "Memberships",
     "Method",
     "Mode",
@@ -102,6 +104,7 @@ __all__ = [
     "fitted_from_posterior",
     "fitted_model",
     "initial_values",
+    "laplace_approximation",
     "last_order_months",
     "learned_names",
     "membership_probabilities",
@@ -121,6 +124,7 @@ __all__ = [
     "relabel_draws",
     "run_nuts",
     "run_svi",
+    "run_warm_nuts",
     "thin_draws",
     "to_inference_data",
     "weights_model",

@@ -18,7 +18,8 @@ recomputed at every density evaluation.
 The log-likelihood is evaluated from sufficient statistics
 (:func:`personagen.infer.prepare_fit_data`): the parameter-free terms once,
 the department term once per distinct (department, count) pair. NUTS for up to
-``NUTS_MAX_CUSTOMERS`` customers; above that full-batch SVI with a multivariate
+``NUTS_MAX_CUSTOMERS`` customers, warm-started from a Laplace approximation and a
+pilot run (:func:`personagen.infer.run_warm_nuts`); above that full-batch SVI with a multivariate
 normal guide (a subsampled plate would need the per-pair reduction redone per
 batch, and the full batch costs O(N P S) per step, see ``docs/inference.md``).
 """
@@ -32,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro
 from jax import Array
-from numpyro.infer import NUTS, init_to_value
+from numpyro.infer import init_to_value
 from numpyro.infer.autoguide import AutoMultivariateNormal
 
 from personagen.config import PriorArrays
@@ -43,9 +44,9 @@ from personagen.infer._runners import (
     RunResult,
     choose_method,
     group_by_chain,
-    run_nuts,
     run_svi,
 )
+from personagen.infer._warm_start import run_warm_nuts
 from personagen.infer._weights import mixture_log_lik
 from personagen.story import (
     FITTED_SITES,
@@ -57,11 +58,6 @@ from personagen.story import (
 )
 
 __all__ = ["fit_profiles", "initial_values", "profiles_model", "profiles_population"]
-#: NUTS tree depth during warmup and sampling: before the first mass-matrix
-#: adaptation the department scales differ by 100x and trajectories run to the
-#: cap; capping warmup trajectories at 2^7 steps cut warmup time severalfold
-#: without hurting adaptation (docs/inference.md).
-WARMUP_TREE_DEPTH = (7, 10)
 
 
 @jax.jit
@@ -175,7 +171,9 @@ def fit_profiles(
     init : dict, optional
         Starting values of the sites (:func:`initial_values`); default: the prior median.
     num_warmup, num_samples, num_chains : int
-        NUTS settings; SVI returns ``num_chains x num_samples`` draws of its guide.
+        NUTS settings (``num_warmup``: step-size adaptation after the warm start, see
+        :func:`~personagen.infer.run_warm_nuts`); SVI returns ``num_chains x num_samples``
+        draws of its guide.
     svi_steps : int
         SVI optimisation steps.
     progress_bar : bool
@@ -189,26 +187,20 @@ def fit_profiles(
     pj = as_arrays(priors)
     data = prepare_fit_data(pj, obs)
     n = data.constant.shape[0]
-    init_strategy = init_to_value(values=_start(pj, init))
     k_fit, k_draw = jax.random.split(key)
     if choose_method(n, method) == "nuts":
-        return run_nuts(
-            NUTS(
-                profiles_model,
-                init_strategy=init_strategy,
-                max_tree_depth=WARMUP_TREE_DEPTH,
-                dense_mass=True,  # weights and profiles are correlated (docs/inference.md)
-            ),
+        return run_warm_nuts(
+            profiles_model,
             (pj, data),
+            init_values=_start(pj, init),
             key=k_fit,
             sites=FITTED_SITES,
             num_warmup=num_warmup,
             num_samples=num_samples,
             num_chains=num_chains,
             progress_bar=progress_bar,
-            jit_model_args=True,  # data as arguments, not constants XLA tries to fold
-            one_device="vectorized",  # one compilation of the sampler, not one per chain
         )
+    init_strategy = init_to_value(values=_start(pj, init))
     guide = AutoMultivariateNormal(profiles_model, init_loc_fn=init_strategy, init_scale=0.01)
     run = run_svi(
         profiles_model,

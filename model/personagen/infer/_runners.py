@@ -17,6 +17,7 @@ from jax import Array
 from numpyro.infer import MCMC, NUTS, SVI, Trace_ELBO
 
 __all__ = [
+    "NUTS_EXTRA_FIELDS",
     "NUTS_MAX_CUSTOMERS",
     "SVI_CONVERGED",
     "Diagnostics",
@@ -25,6 +26,7 @@ __all__ = [
     "SviRun",
     "choose_method",
     "group_by_chain",
+    "nuts_result",
     "run_nuts",
     "run_svi",
     "svi_settled",
@@ -157,7 +159,19 @@ def run_nuts(
         progress_bar=progress_bar,
         jit_model_args=jit_model_args,
     )
-    mcmc.run(key, *model_args, extra_fields=("diverging", "num_steps", "energy"))
+    mcmc.run(key, *model_args, extra_fields=NUTS_EXTRA_FIELDS)
+    return nuts_result(mcmc, sites)
+
+
+#: The per-draw fields every NUTS run records (``extra_fields`` of ``MCMC.run``).
+NUTS_EXTRA_FIELDS = ("diverging", "num_steps", "energy")
+
+
+def nuts_result(mcmc: MCMC, sites: tuple[str, ...]) -> RunResult:
+    """Return the draws of ``sites`` of a finished run (grouped by chain) and its diagnostics.
+
+    ``mcmc`` must have been run with ``extra_fields=NUTS_EXTRA_FIELDS``.
+    """
     samples = mcmc.get_samples(group_by_chain=True)
     extra = mcmc.get_extra_fields(group_by_chain=True)
     stats = {
