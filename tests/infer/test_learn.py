@@ -46,7 +46,7 @@ def learn_fits():
             mode="learn",
             n_personas=k,
             key=jax.random.key(k),
-            num_warmup=100,
+            num_warmup=200,  # pilot included: 40 + 120 + 40 (warm_up_split)
             num_samples=100,
         )
         for k in (2, 3, 4)

@@ -11,7 +11,7 @@ import numpyro
 import numpyro.distributions as dist
 import pytest
 
-from personagen.infer import laplace_approximation, run_warm_nuts
+from personagen.infer import laplace_approximation, run_warm_nuts, warm_up_split
 
 #: Sites of different shapes, scales, correlation and constraint: a flattening in the
 #: wrong order, a missed Jacobian or a transposed covariance would show.
@@ -119,3 +119,16 @@ def test_warm_nuts_is_reproducible(warm_run) -> None:
     )
     for site in ("a", "z", "s"):
         np.testing.assert_array_equal(again.draws[site], warm_run.draws[site])
+
+
+@pytest.mark.parametrize("num_warmup", [1, 2, 5, 9, 10, 39, 40, 41, 100, 500, 1_000])
+def test_warm_up_split_spends_the_warm_up(num_warmup: int) -> None:
+    pilot_adapt, pilot_draws, main_adapt = warm_up_split(num_warmup)
+    assert pilot_adapt == main_adapt
+    # one numpyro adaptation window (below 20 iterations): no restart of the step size
+    assert 0 <= pilot_adapt < 20
+    assert pilot_draws >= 2  # a covariance needs two draws
+    if num_warmup >= 2:  # enough for two pilot draws: the whole warm-up, no more
+        assert pilot_adapt + pilot_draws + main_adapt == num_warmup
+    if num_warmup >= 40:
+        assert pilot_adapt == 19

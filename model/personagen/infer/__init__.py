@@ -61,7 +61,12 @@ from personagen.infer._runners import (
     run_nuts,
     run_svi,
 )
-from personagen.infer._warm_start import Laplace, laplace_approximation, run_warm_nuts
+from personagen.infer._warm_start import (
+    Laplace,
+    laplace_approximation,
+    run_warm_nuts,
+    warm_up_split,
+)
 from personagen.infer._weights import (
     fit_persona_weights,
     mixture_log_lik,
@@ -127,6 +132,7 @@ __all__ = [
     "run_warm_nuts",
     "thin_draws",
     "to_inference_data",
+    "warm_up_split",
     "weights_model",
     "write_fit_outputs",
 ]

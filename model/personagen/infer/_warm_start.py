@@ -17,13 +17,17 @@ maximum tree depth, which is where the time of a ``learn`` fit went (K = 8 on
    from starting points drawn from the approximation (one per chain);
 3. **main run**: NUTS with the covariance of the pilot draws (shrunk towards the
    Laplace one, as numpyro regularises its own estimates), step-size adaptation
-   only during ``num_warmup``, then ``num_samples`` draws, each chain continuing
-   from where its pilot ended.
+   only, then ``num_samples`` draws, each chain continuing from where its pilot
+   ended.
+
+``num_warmup`` is the whole warm-up, as with numpyro's adaptation, so that the same
+settings cost about the same: 19 iterations adapt each run's step size, the rest are
+pilot draws (:func:`warm_up_split`; 500 -> 19 + 462 + 19).
 
 The pilot matters: the Laplace curvature at the mode understates the spread of
 non-Gaussian directions (small personas' weights, concentrations), and with it
 alone the same K = 8 fit had a bulk ESS of 135 in 1,000 draws; with the pilot's
-covariance, 722 (docs/inference.md).
+covariance, 787 in 2,000 (docs/inference.md, "Measured").
 """
 
 from __future__ import annotations
@@ -44,13 +48,16 @@ from numpyro.infer.util import initialize_model, unconstrain_fn
 
 from personagen.infer._runners import NUTS_EXTRA_FIELDS, RunResult, nuts_result
 
-__all__ = ["PILOT_DRAWS", "Laplace", "laplace_approximation", "run_warm_nuts"]
+__all__ = ["Laplace", "laplace_approximation", "run_warm_nuts", "warm_up_split"]
 
-#: The pilot run: step-size adaptation iterations and draws per chain. 2 x 300 draws
-#: estimate a dense covariance of a few hundred parameters well enough once shrunk
-#: towards the Laplace one.
-PILOT_WARMUP = 100
-PILOT_DRAWS = 300
+#: Step-size adaptation iterations of each run (pilot and main). numpyro restarts its
+#: dual averaging at the end of every mass-matrix window even when the mass matrix is
+#: fixed, and with 20 to 149 warm-up iterations the last restart has 10% of them: at 20
+#: the step size ended 10x too large and chains stuck. Below 20 iterations numpyro
+#: adapts in one window; with the Laplace mass matrix 19 suffice (docs/inference.md).
+STEP_SIZE_ITERATIONS = 19
+#: Fewest pilot draws per chain (a covariance needs at least two).
+MIN_PILOT_DRAWS = 2
 #: Weight of the Laplace covariance in the pilot estimate, in pseudo-draws (numpyro
 #: shrinks its own estimates with 5 pseudo-draws towards a small identity).
 SHRINKAGE_DRAWS = 5
@@ -116,15 +123,15 @@ def laplace_approximation(
         dynamic_args=True,
     )
     start, unravel = ravel_pytree(info.param_info.z)
-    potential = info.potential_fn(*model_args)
 
-    def flat_potential(x: Array) -> Array:
-        return potential(unravel(x))
+    def flat_potential(x: Array, args: tuple) -> Array:
+        # the data are arguments, not constants: XLA folding them made compilation slow
+        return info.potential_fn(*args)(unravel(x))
 
     value_and_grad = jax.jit(jax.value_and_grad(flat_potential))
 
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = value_and_grad(jnp.asarray(x, start.dtype))
+        value, grad = value_and_grad(jnp.asarray(x, start.dtype), model_args)
         return float(value), np.asarray(grad, np.float64)
 
     found = scipy.optimize.minimize(
@@ -137,22 +144,20 @@ def laplace_approximation(
     mode = np.asarray(found.x, np.float64)
     if not np.isfinite(found.fun):  # the search left the support: keep the start
         mode = np.asarray(start, np.float64)
-    hessian = np.asarray(_hessian(flat_potential, jnp.asarray(mode, start.dtype)), np.float64)
-    return Laplace(mode, _positive_inverse(hessian), unravel, int(found.nit))
+    hessian = _hessian(flat_potential, jnp.asarray(mode, start.dtype), model_args)
+    covariance = _positive_inverse(np.asarray(hessian, np.float64))
+    return Laplace(mode, covariance, unravel, int(found.nit))
 
 
-def _hessian(f: Callable[[Array], Array], x: Array) -> Array:
-    """Hessian of ``f`` at ``x``, column by column (Hessian-vector products)."""
+@functools.partial(jax.jit, static_argnums=0)
+def _hessian(f: Callable[[Array, tuple], Array], x: Array, args: tuple) -> Array:
+    """Hessian of ``f(., args)`` at ``x``, column by column (Hessian-vector products)."""
 
-    @jax.jit
-    def columns(point: Array) -> Array:
-        def hvp(v: Array) -> Array:
-            return jax.jvp(jax.grad(f), (point,), (v,))[1]
+    def hvp(v: Array) -> Array:
+        return jax.jvp(lambda point: jax.grad(f)(point, args), (x,), (v,))[1]
 
-        basis = jnp.eye(point.shape[0], dtype=point.dtype)
-        return jax.lax.map(hvp, basis, batch_size=HESSIAN_BATCH)
-
-    return columns(x)
+    basis = jnp.eye(x.shape[0], dtype=x.dtype)
+    return jax.lax.map(hvp, basis, batch_size=HESSIAN_BATCH)
 
 
 def _positive_inverse(hessian: np.ndarray) -> np.ndarray:
@@ -213,6 +218,16 @@ def _unconstrained_draws(
     return np.asarray(jax.vmap(jax.vmap(flat))(latent), np.float64)
 
 
+def warm_up_split(num_warmup: int) -> tuple[int, int, int]:
+    """Split ``num_warmup`` into pilot step-size adaptation, pilot draws and main adaptation.
+
+    >>> warm_up_split(500)
+    (19, 462, 19)
+    """
+    adapt = min(STEP_SIZE_ITERATIONS, max(num_warmup - MIN_PILOT_DRAWS, 0) // 2)
+    return adapt, max(num_warmup - 2 * adapt, MIN_PILOT_DRAWS), adapt
+
+
 def run_warm_nuts(
     model: Callable[..., None],
     model_args: tuple,
@@ -238,7 +253,7 @@ def run_warm_nuts(
     sites : tuple of str
         Sites whose draws are returned.
     num_warmup : int
-        Step-size adaptation iterations of the main run (the mass matrix is the pilot's).
+        Warm-up iterations per chain, pilot included (:func:`warm_up_split`).
     num_samples, num_chains : int
         Draws per chain and chains.
     progress_bar : bool
@@ -249,6 +264,7 @@ def run_warm_nuts(
     RunResult
         Draws of ``sites`` grouped by chain; NUTS diagnostics of the main run.
     """
+    pilot_adapt, pilot_draws, main_adapt = warm_up_split(num_warmup)
     k_init, k_starts, k_pilot, k_main = jax.random.split(key, 4)
     laplace = laplace_approximation(model, model_args, init_values, key=k_init)
     root = np.linalg.cholesky(laplace.covariance)
@@ -260,8 +276,8 @@ def run_warm_nuts(
         inverse_mass_matrix=laplace.covariance,
         starts=starts,
         key=k_pilot,
-        num_warmup=PILOT_WARMUP,
-        num_samples=PILOT_DRAWS,
+        num_warmup=pilot_adapt,
+        num_samples=pilot_draws,
         progress_bar=progress_bar,
     )
     flat = _unconstrained_draws(pilot, model, model_args, latent)
@@ -273,7 +289,7 @@ def run_warm_nuts(
         inverse_mass_matrix=covariance,
         starts=flat[:, -1],
         key=k_main,
-        num_warmup=num_warmup,
+        num_warmup=main_adapt,
         num_samples=num_samples,
         progress_bar=progress_bar,
     )
