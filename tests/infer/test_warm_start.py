@@ -69,8 +69,7 @@ MEAN_MCSE_FACTOR = 4.0
 VARIANCE_RELATIVE_TOLERANCE = 4.0 * np.sqrt(2 / 1_000)
 
 
-@pytest.fixture(scope="module")
-def warm_run():
+def _warm_run():
     return run_warm_nuts(
         gaussian_model,
         (jnp.asarray(A_DATA),),
@@ -82,6 +81,11 @@ def warm_run():
         num_chains=2,
         progress_bar=False,
     )
+
+
+@pytest.fixture(scope="module")
+def warm_run():
+    return _warm_run()
 
 
 def test_warm_nuts_draws_the_posterior(warm_run) -> None:
@@ -106,17 +110,7 @@ def test_warm_nuts_draws_the_posterior(warm_run) -> None:
 
 
 def test_warm_nuts_is_reproducible(warm_run) -> None:
-    again = run_warm_nuts(
-        gaussian_model,
-        (jnp.asarray(A_DATA),),
-        init_values=START,
-        key=jax.random.key(1),
-        sites=("a", "z", "s"),
-        num_warmup=100,
-        num_samples=NUM_SAMPLES,
-        num_chains=2,
-        progress_bar=False,
-    )
+    again = _warm_run()
     for site in ("a", "z", "s"):
         np.testing.assert_array_equal(again.draws[site], warm_run.draws[site])
 
