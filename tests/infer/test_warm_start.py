@@ -12,6 +12,7 @@ import numpyro.distributions as dist
 import pytest
 
 from personagen.infer import laplace_approximation, run_warm_nuts, warm_up_split
+from personagen.infer._warm_start import EIGENVALUE_FLOOR, _hessian, _positive_inverse
 
 #: Sites of different shapes, scales, correlation and constraint: a flattening in the
 #: wrong order, a missed Jacobian or a transposed covariance would show.
@@ -126,3 +127,32 @@ def test_warm_up_split_spends_the_warm_up(num_warmup: int) -> None:
         assert pilot_adapt + pilot_draws + main_adapt == num_warmup
     if num_warmup >= 40:
         assert pilot_adapt == 19
+
+
+#: float32 gradients differenced with a relative step of 5e-3: rounding error about
+#: 1e-7 / 5e-3 of the gradient's scale, truncation about (5e-3)^2 of the third derivative.
+FD_HESSIAN_RTOL = 1e-3
+
+
+def test_finite_difference_hessian_matches_autodiff() -> None:
+    def f(x: jax.Array) -> jax.Array:  # not quadratic: the third derivatives are not zero
+        return jnp.sum(jnp.exp(0.3 * x)) + x[0] ** 2 * x[1] + jnp.sin(x[2]) * x[3] ** 2
+
+    x = np.array([0.5, -1.0, 2.0, 3.0, -0.2])
+    grad = jax.jit(jax.grad(f))
+    found = _hessian(
+        lambda p: np.asarray(grad(jnp.asarray(p, jnp.float32)), np.float64), x, np.dtype(np.float32)
+    )
+    exact = np.asarray(jax.hessian(f)(jnp.asarray(x, jnp.float32)), np.float64)
+    np.testing.assert_allclose(
+        found, exact, rtol=FD_HESSIAN_RTOL, atol=FD_HESSIAN_RTOL * np.abs(exact).max()
+    )
+
+
+def test_negative_curvature_keeps_its_scale_and_flat_directions_are_floored() -> None:
+    rotation = np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))[0]
+    hessian = rotation @ np.diag([100.0, -4.0, 0.0]) @ rotation.T
+    covariance = _positive_inverse(hessian)
+    expected = rotation @ np.diag([1 / 100.0, 1 / 4.0, 1 / (EIGENVALUE_FLOOR * 100.0)]) @ rotation.T
+    np.testing.assert_allclose(covariance, expected, rtol=1e-6)
+    assert np.array_equal(_positive_inverse(np.full((2, 2), np.nan)), np.eye(2))

@@ -11,8 +11,8 @@ maximum tree depth, which is where the time of a ``learn`` fit went (K = 8 on
 
 1. **Laplace approximation** (:func:`laplace_approximation`): the posterior mode
    in the unconstrained space by L-BFGS (SciPy, on the jitted potential energy and
-   its gradient) and the inverse Hessian there, its eigenvalues floored so that it
-   is positive definite;
+   its gradient) and the inverse Hessian there (central differences of the same
+   compiled gradient), its eigenvalues floored so that it is positive definite;
 2. **pilot run**: NUTS with that inverse mass matrix, step-size adaptation only,
    from starting points drawn from the approximation (one per chain);
 3. **main run**: NUTS with the covariance of the pilot draws (shrunk towards the
@@ -61,14 +61,16 @@ MIN_PILOT_DRAWS = 2
 #: Weight of the Laplace covariance in the pilot estimate, in pseudo-draws (numpyro
 #: shrinks its own estimates with 5 pseudo-draws towards a small identity).
 SHRINKAGE_DRAWS = 5
-#: Hessian eigenvalues below this fraction of the largest are raised to it: a flat or
-#: (away from the exact mode) negative direction gets a wide but finite variance.
+#: Hessian eigenvalues are taken in absolute value (a direction of negative curvature, where
+#: the search stopped on a ridge between two labellings, keeps its scale) and those below
+#: this fraction of the largest are raised to it: a flat direction gets a wide but finite
+#: variance.
 EIGENVALUE_FLOOR = 1e-6
 #: L-BFGS iteration cap for the mode (a K = 8 learn fit converges in about 160).
 MAP_MAX_ITERATIONS = 2_000
-#: Hessian columns computed at once (Hessian-vector products batched by lax.map):
-#: memory stays that of a few gradients, whatever the number of parameters.
-HESSIAN_BATCH = 16
+#: Relative step of the central differences that give the Hessian: about the cube root
+#: of float32's machine epsilon, which balances truncation against rounding error.
+FINITE_DIFFERENCE_STEP = 5e-3
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,9 @@ def laplace_approximation(
         value, grad = value_and_grad(jnp.asarray(x, start.dtype), model_args)
         return float(value), np.asarray(grad, np.float64)
 
+    def gradient(x: np.ndarray) -> np.ndarray:
+        return objective(x)[1]
+
     found = scipy.optimize.minimize(
         objective,
         np.asarray(start, np.float64),
@@ -144,29 +149,39 @@ def laplace_approximation(
     mode = np.asarray(found.x, np.float64)
     if not np.isfinite(found.fun):  # the search left the support: keep the start
         mode = np.asarray(start, np.float64)
-    hessian = _hessian(flat_potential, jnp.asarray(mode, start.dtype), model_args)
-    covariance = _positive_inverse(np.asarray(hessian, np.float64))
+    covariance = _positive_inverse(_hessian(gradient, mode, np.dtype(start.dtype)))
     return Laplace(mode, covariance, unravel, int(found.nit))
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _hessian(f: Callable[[Array, tuple], Array], x: Array, args: tuple) -> Array:
-    """Hessian of ``f(., args)`` at ``x``, column by column (Hessian-vector products)."""
+def _hessian(
+    gradient: Callable[[np.ndarray], np.ndarray], x: np.ndarray, dtype: np.dtype
+) -> np.ndarray:
+    """Hessian at ``x`` by central differences of the compiled ``gradient``, column by column.
 
-    def hvp(v: Array) -> Array:
-        return jax.jvp(lambda point: jax.grad(f)(point, args), (x,), (v,))[1]
-
-    basis = jnp.eye(x.shape[0], dtype=x.dtype)
-    return jax.lax.map(hvp, basis, batch_size=HESSIAN_BATCH)
+    2 d gradient evaluations of the program L-BFGS already compiled: differentiating twice
+    through the potential (Hessian-vector products) compiled a second program that took
+    longer than the whole mode search and the pilot run on a first fit (docs/inference.md).
+    """
+    x = x.astype(dtype).astype(np.float64)  # the points the gradient really sees
+    columns = []
+    for i, h in enumerate(FINITE_DIFFERENCE_STEP * np.maximum(1.0, np.abs(x))):
+        up, down = x.copy(), x.copy()
+        up[i] = np.asarray(x[i] + h, dtype)  # rounded as the gradient rounds them
+        down[i] = np.asarray(x[i] - h, dtype)
+        columns.append((gradient(up) - gradient(down)) / (up[i] - down[i]))
+    return np.stack(columns, axis=1)
 
 
 def _positive_inverse(hessian: np.ndarray) -> np.ndarray:
-    """Inverse of a symmetrised Hessian with its eigenvalues floored (identity if not finite)."""
+    """Inverse of a symmetrised Hessian, eigenvalues in absolute value and floored.
+
+    The identity if the Hessian is not finite.
+    """
     if not np.isfinite(hessian).all():
         return np.eye(hessian.shape[0])
     values, vectors = np.linalg.eigh((hessian + hessian.T) / 2.0)
     top = max(float(values.max()), 1.0)
-    values = np.maximum(values, EIGENVALUE_FLOOR * top)
+    values = np.maximum(np.abs(values), EIGENVALUE_FLOOR * top)
     return (vectors / values) @ vectors.T
 
 
