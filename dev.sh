@@ -50,7 +50,7 @@ case "$cmd" in
         .venv/bin/ruff check .
         .venv/bin/ruff format --check .
         .venv/bin/mypy
-        exec .venv/bin/python -m pytest -n 2 --dist loadscope --durations=15 "$@"
+        exec .venv/bin/python -m pytest -n 2 --dist loadscope "$@"
         ;;
     notebooks)
         # Re-run every notebook in place on realistic parameters (their defaults).
