@@ -44,7 +44,7 @@ from jax import Array
 from jax.flatten_util import ravel_pytree
 from numpyro.infer import MCMC, NUTS
 from numpyro.infer.initialization import init_to_value
-from numpyro.infer.util import initialize_model, unconstrain_fn
+from numpyro.infer.util import initialize_model, potential_energy, unconstrain_fn
 
 from personagen.infer._runners import NUTS_EXTRA_FIELDS, RunResult, nuts_result
 
@@ -117,18 +117,11 @@ def laplace_approximation(
     key : Array
         PRNG key numpyro's initialisation needs.
     """
-    info = initialize_model(
-        key,
-        model,
-        model_args=model_args,
-        init_strategy=init_to_value(values=init_values),
-        dynamic_args=True,
-    )
-    start, unravel = ravel_pytree(info.param_info.z)
+    start, unravel = ravel_pytree(_initial_point(model, model_args, init_values, key))
 
     def flat_potential(x: Array, args: tuple) -> Array:
         # the data are arguments, not constants: XLA folding them made compilation slow
-        return info.potential_fn(*args)(unravel(x))
+        return potential_energy(model, args, {}, unravel(x))
 
     value_and_grad = jax.jit(jax.value_and_grad(flat_potential))
 
@@ -151,6 +144,25 @@ def laplace_approximation(
         mode = np.asarray(start, np.float64)
     covariance = _positive_inverse(_hessian(gradient, mode, np.dtype(start.dtype)))
     return Laplace(mode, covariance, unravel, int(found.nit))
+
+
+def _initial_point(
+    model: Callable[..., None], model_args: tuple, init_values: dict[str, Array], key: Array
+) -> dict[str, Array]:
+    """Unconstrained starting values of every latent site, by numpyro's initialisation.
+
+    Compiled as one program: run eagerly, numpyro's initialisation dispatched (and
+    compiled) every operation of the model and its gradient on its own, which took
+    longer than the mode search (docs/inference.md).
+    """
+
+    def initial(args: tuple) -> dict[str, Array]:
+        info = initialize_model(
+            key, model, model_args=args, init_strategy=init_to_value(values=init_values)
+        )
+        return info.param_info.z
+
+    return jax.jit(initial)(model_args)
 
 
 def _hessian(
@@ -227,10 +239,15 @@ def _unconstrained_draws(
     samples = mcmc.get_samples(group_by_chain=True)
     latent = {site: samples[site] for site in sites}
 
-    def flat(values: dict[str, Array]) -> Array:
-        return ravel_pytree(unconstrain_fn(model, model_args, {}, values))[0]
+    # one compiled program, the data as arguments (run eagerly, every operation compiled alone)
+    @jax.jit
+    def flat(values: dict[str, Array], args: tuple) -> Array:
+        def one(value: dict[str, Array]) -> Array:
+            return ravel_pytree(unconstrain_fn(model, args, {}, value))[0]
 
-    return np.asarray(jax.vmap(jax.vmap(flat))(latent), np.float64)
+        return jax.vmap(jax.vmap(one))(values)
+
+    return np.asarray(flat(latent, model_args), np.float64)
 
 
 def warm_up_split(num_warmup: int) -> tuple[int, int, int]:
