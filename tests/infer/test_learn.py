@@ -10,6 +10,7 @@ from scipy.optimize import linear_sum_assignment
 from personagen import load_config
 from personagen.config import build_prior_arrays, build_structure
 from personagen.infer import (
+    SMALL_ELPD_DIFFERENCE,
     choose_personas,
     exchangeable_config,
     fit_customers,
@@ -98,3 +99,25 @@ def test_learn_needs_a_one_persona_template():
         exchangeable_config(load_config(), 3)
     with pytest.raises(ParameterError, match="n_personas: learn mode needs at least 2"):
         exchangeable_config(load_config(priors=DATA / "learn_template.yml", hierarchy=LEGACY), 1)
+
+
+def _loo_fit(log_lik: np.ndarray):
+    import arviz as az
+
+    return az.from_dict(
+        posterior={"w": np.zeros(log_lik.shape[:2])}, log_likelihood={"customer": log_lik}
+    )
+
+
+def test_choice_of_k_ignores_small_gains_and_takes_clear_ones():
+    """A larger K must beat the smaller by more than dse and SMALL_ELPD_DIFFERENCE."""
+    rng = np.random.default_rng(3)
+    n = 400
+    base = rng.normal(-5.0, 0.3, (2, 50, n))  # 2 chains, 50 draws, n customers
+    # the same gain for every customer: dse is ~0, the gain alone decides
+    small = base + 0.5 * SMALL_ELPD_DIFFERENCE / n
+    large = base + 3.0 * SMALL_ELPD_DIFFERENCE / n
+    k, table = choose_personas({2: _loo_fit(base), 3: _loo_fit(small)})
+    assert k == 2 and table.loc[2, "elpd_diff"] == pytest.approx(0.5 * SMALL_ELPD_DIFFERENCE)
+    k, _ = choose_personas({2: _loo_fit(base), 3: _loo_fit(small), 4: _loo_fit(large)})
+    assert k == 4

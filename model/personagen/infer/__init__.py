@@ -8,7 +8,12 @@ immutable :class:`FittedModel`; :func:`to_inference_data`, :func:`assign_persona
 package never imports the sampler (:mod:`personagen.sample`).
 """
 
-from personagen.infer._fit import check_fit_arguments, choose_personas, fit_customers
+from personagen.infer._fit import (
+    SMALL_ELPD_DIFFERENCE,
+    check_fit_arguments,
+    choose_personas,
+    fit_customers,
+)
 from personagen.infer._fitted import MODES, FittedModel, Mode, fit_priors, fitted_model, thin_draws
 from personagen.infer._learn import exchangeable_config, learned_names, relabel_draws
 from personagen.infer._likelihood import (
@@ -81,6 +86,7 @@ __all__ = [
     "MODES",
     "NUTS_MAX_CUSTOMERS",
     "RHAT_MAX",
+    "SMALL_ELPD_DIFFERENCE",
     "SVI_CONVERGED",
     "Diagnostics",
     "FitData",

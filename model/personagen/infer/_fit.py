@@ -31,7 +31,7 @@ from personagen.infer._weights import fit_persona_weights
 if TYPE_CHECKING:
     import arviz as az
 
-__all__ = ["check_fit_arguments", "choose_personas", "fit_customers"]
+__all__ = ["SMALL_ELPD_DIFFERENCE", "check_fit_arguments", "choose_personas", "fit_customers"]
 
 METHODS = ("auto", "nuts", "svi")
 
@@ -156,8 +156,20 @@ def fit_customers(
     )
 
 
+#: elpd differences (nats) below which two fits count as predicting alike whatever their
+#: standard error (Sivula, Magnusson and Vehtari 2020, "Uncertainty in Bayesian
+#: leave-one-out cross-validation based model comparison": below 4 the difference is small).
+SMALL_ELPD_DIFFERENCE = 4.0
+
+
 def choose_personas(fits: Mapping[int, az.InferenceData]) -> tuple[int, pd.DataFrame]:
-    """Choose K among ``learn`` fits by PSIS-LOO: the smallest K within one SE of the best.
+    """Choose K among ``learn`` fits by PSIS-LOO: the smallest K close to the best.
+
+    Close means an elpd within one standard error of the paired difference (``dse``) or
+    within :data:`SMALL_ELPD_DIFFERENCE` nats of the best, whichever is wider: below
+    that the models predict alike and the normal approximation behind ``dse`` is
+    unreliable (Sivula, Magnusson and Vehtari 2020), so a redundant persona must not
+    win on noise.
 
     Parameters
     ----------
@@ -183,5 +195,6 @@ def choose_personas(fits: Mapping[int, az.InferenceData]) -> tuple[int, pd.DataF
     table.index = table.index.astype(int)
     table = table.sort_index()
     best = table["elpd_loo"].max()
-    within = table.index[table["elpd_loo"] >= best - table["dse"].fillna(0.0)]
+    margin = np.maximum(table["dse"].fillna(0.0), SMALL_ELPD_DIFFERENCE)
+    within = table.index[table["elpd_loo"] >= best - margin]
     return int(min(within)), table

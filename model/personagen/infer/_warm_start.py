@@ -20,6 +20,10 @@ maximum tree depth, which is where the time of a ``learn`` fit went (K = 8 on
    only, then ``num_samples`` draws, each chain continuing from where its pilot
    ended.
 
+Both runs call numpyro's NUTS kernel through one pair of compiled programs (chain
+initialisation and a block of iterations, :class:`_Sampler`), with the mass matrix, the
+starts and the data as arguments: numpyro's ``MCMC`` compiled a new program per run.
+
 ``num_warmup`` is the whole warm-up, as with numpyro's adaptation, so that the same
 settings cost about the same: 19 iterations adapt each run's step size, the rest are
 pilot draws (:func:`warm_up_split`; 500 -> 19 + 462 + 19).
@@ -40,13 +44,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
+import tqdm
 from jax import Array
 from jax.flatten_util import ravel_pytree
-from numpyro.infer import MCMC, NUTS
+from numpyro.infer.hmc import HMCState, hmc
 from numpyro.infer.initialization import init_to_value
-from numpyro.infer.util import initialize_model, potential_energy, unconstrain_fn
+from numpyro.infer.util import constrain_fn, initialize_model, potential_energy
 
-from personagen.infer._runners import NUTS_EXTRA_FIELDS, RunResult, nuts_result
+from personagen.infer._runners import Diagnostics, RunResult
 
 __all__ = ["Laplace", "laplace_approximation", "run_warm_nuts", "warm_up_split"]
 
@@ -197,57 +202,124 @@ def _positive_inverse(hessian: np.ndarray) -> np.ndarray:
     return (vectors / values) @ vectors.T
 
 
-def _nuts(
+#: Iterations per call of the compiled sampler. Every run (pilot and main, and any fit of
+#: the same model and shapes) calls one program, compiled once; a run's last call
+#: overshoots by fewer than this many iterations, whose draws are discarded.
+BLOCK_ITERATIONS = 10
+
+
+def _potential_fn(model: Callable[..., None], *args: object) -> Callable[[dict], Array]:
+    return functools.partial(potential_energy, model, args, {})
+
+
+@dataclass(frozen=True)
+class _Sampler:
+    """NUTS compiled once for a model: chain initialisation and a block of iterations.
+
+    The inverse mass matrix, the starting points and the data are arguments of both
+    programs, so that the pilot and the main run share them (numpyro's ``MCMC`` compiles
+    a new program per run: the matrix, the run length and the data are constants in it).
+    """
+
+    init: Callable[..., HMCState]
+    advance: Callable[..., tuple[HMCState, tuple[Array, ...]]]
+    num_chains: int
+    adapt: int
+
+    @classmethod
+    def build(
+        cls,
+        model: Callable[..., None],
+        unravel: Callable[[Array], dict],
+        *,
+        num_chains: int,
+        adapt: int,
+    ) -> _Sampler:
+        """Compile-ready programs for ``num_chains`` chains, ``adapt`` step-size iterations."""
+        init_kernel, sample_kernel = hmc(
+            potential_fn_gen=functools.partial(_potential_fn, model), algo="NUTS"
+        )
+
+        def init_one(key: Array, start: Array, inverse_mass_matrix: Array, args: tuple) -> HMCState:
+            return init_kernel(
+                unravel(start),
+                adapt,
+                inverse_mass_matrix=inverse_mass_matrix,
+                adapt_mass_matrix=False,
+                dense_mass=True,
+                model_args=args,
+                rng_key=key,
+            )
+
+        def advance_one(state: HMCState, args: tuple) -> tuple[HMCState, tuple[Array, ...]]:
+            def step(s: HMCState, _: None) -> tuple[HMCState, tuple[Array, ...]]:
+                s = sample_kernel(s, model_args=args)
+                return s, (ravel_pytree(s.z)[0], s.diverging, s.num_steps, s.energy)
+
+            return jax.lax.scan(step, state, None, length=BLOCK_ITERATIONS)
+
+        if jax.local_device_count() >= num_chains:  # one chain per device
+            init = jax.pmap(init_one, in_axes=(0, 0, None, None))
+            advance = jax.pmap(advance_one, in_axes=(0, None))
+        else:
+            init = jax.jit(jax.vmap(init_one, in_axes=(0, 0, None, None)))
+            advance = jax.jit(jax.vmap(advance_one, in_axes=(0, None)))
+        return cls(init, advance, num_chains, adapt)
+
+    def run(
+        self,
+        model_args: tuple,
+        inverse_mass_matrix: np.ndarray,
+        starts: np.ndarray,
+        *,
+        key: Array,
+        num_samples: int,
+        progress_bar: bool,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Adapt the step size (``adapt`` iterations), then draw ``num_samples`` per chain.
+
+        Returns the draws, flat in the unconstrained space (chains, draws, d), and the
+        per-draw ``diverging``, ``n_steps`` and ``energy``.
+        """
+        state = self.init(
+            jax.random.split(key, self.num_chains),
+            jnp.asarray(starts, jnp.float32),
+            jnp.asarray(inverse_mass_matrix, jnp.float32),
+            model_args,
+        )
+        adapt = self.adapt
+        total = adapt + num_samples
+        blocks = []
+        for _ in tqdm.trange(-(-total // BLOCK_ITERATIONS), disable=not progress_bar):
+            state, out = self.advance(state, model_args)
+            blocks.append([np.asarray(x) for x in out])
+        flat, diverging, n_steps, energy = (
+            np.concatenate(parts, axis=1)[:, adapt:total] for parts in zip(*blocks, strict=True)
+        )
+        stats = {"diverging": diverging, "n_steps": n_steps, "energy": energy}
+        return np.asarray(flat, np.float64), stats
+
+
+def _constrained_draws(
     model: Callable[..., None],
     model_args: tuple,
-    inverse_mass_matrix: np.ndarray,
-    starts: np.ndarray,
     unravel: Callable[[Array], dict[str, Array]],
-    *,
-    key: Array,
-    num_warmup: int,
-    num_samples: int,
-    progress_bar: bool,
-) -> MCMC:
-    """NUTS with a fixed dense mass matrix (step size adapted), one chain per row of ``starts``."""
-    num_chains = starts.shape[0]
-    kernel = NUTS(
-        model,
-        dense_mass=True,
-        inverse_mass_matrix=jnp.asarray(inverse_mass_matrix, jnp.float32),
-        adapt_mass_matrix=False,
-    )
-    parallel = jax.local_device_count() >= num_chains
-    mcmc = MCMC(
-        kernel,
-        num_warmup=num_warmup,
-        num_samples=num_samples,
-        num_chains=num_chains,
-        chain_method="parallel" if parallel else "vectorized",
-        progress_bar=progress_bar,
-        jit_model_args=True,  # data as arguments, not constants XLA tries to fold
-    )
-    init_params = jax.vmap(unravel)(jnp.asarray(starts, jnp.float32))
-    mcmc.run(key, *model_args, init_params=init_params, extra_fields=NUTS_EXTRA_FIELDS)
-    return mcmc
-
-
-def _unconstrained_draws(
-    mcmc: MCMC, model: Callable[..., None], model_args: tuple, sites: list[str]
-) -> np.ndarray:
-    """Return the run's draws in the unconstrained space, flattened: shape (chains, draws, d)."""
-    samples = mcmc.get_samples(group_by_chain=True)
-    latent = {site: samples[site] for site in sites}
+    flat: np.ndarray,
+    sites: tuple[str, ...],
+) -> dict[str, np.ndarray]:
+    """Return ``sites`` (latent or deterministic) of unconstrained draws (chains, draws, d)."""
 
     # one compiled program, the data as arguments (run eagerly, every operation compiled alone)
     @jax.jit
-    def flat(values: dict[str, Array], args: tuple) -> Array:
-        def one(value: dict[str, Array]) -> Array:
-            return ravel_pytree(unconstrain_fn(model, args, {}, value))[0]
+    def constrain(x: Array, args: tuple) -> dict[str, Array]:
+        def one(row: Array) -> dict[str, Array]:
+            values = constrain_fn(model, args, {}, unravel(row), return_deterministic=True)
+            return {site: values[site] for site in sites}
 
-        return jax.vmap(jax.vmap(one))(values)
+        return jax.vmap(jax.vmap(one))(x)
 
-    return np.asarray(flat(latent, model_args), np.float64)
+    out = constrain(jnp.asarray(flat, jnp.float32), model_args)
+    return {site: np.asarray(value) for site, value in out.items()}
 
 
 def warm_up_split(num_warmup: int) -> tuple[int, int, int]:
@@ -301,28 +373,28 @@ def run_warm_nuts(
     laplace = laplace_approximation(model, model_args, init_values, key=k_init)
     root = np.linalg.cholesky(laplace.covariance)
     noise = np.asarray(jax.random.normal(k_starts, (num_chains, laplace.mode.size)), np.float64)
-    starts = laplace.mode + noise @ root.T
-    latent = list(laplace.unravel(jnp.asarray(laplace.mode, jnp.float32)))
-    run = functools.partial(_nuts, model, model_args, unravel=laplace.unravel)
-    pilot = run(
-        inverse_mass_matrix=laplace.covariance,
-        starts=starts,
+    # warm_up_split gives both runs the same step-size phase: one program serves both
+    assert pilot_adapt == main_adapt
+    sampler = _Sampler.build(model, laplace.unravel, num_chains=num_chains, adapt=pilot_adapt)
+    flat, _ = sampler.run(
+        model_args,
+        laplace.covariance,
+        laplace.mode + noise @ root.T,
         key=k_pilot,
-        num_warmup=pilot_adapt,
         num_samples=pilot_draws,
         progress_bar=progress_bar,
     )
-    flat = _unconstrained_draws(pilot, model, model_args, latent)
     n = flat.shape[0] * flat.shape[1]
     covariance = (n * np.cov(flat.reshape(n, -1).T) + SHRINKAGE_DRAWS * laplace.covariance) / (
         n + SHRINKAGE_DRAWS
     )
-    main = run(
-        inverse_mass_matrix=covariance,
-        starts=flat[:, -1],
+    draws, stats = sampler.run(
+        model_args,
+        covariance,
+        flat[:, -1],
         key=k_main,
-        num_warmup=main_adapt,
         num_samples=num_samples,
         progress_bar=progress_bar,
     )
-    return nuts_result(main, sites)
+    fitted = _constrained_draws(model, model_args, laplace.unravel, draws, sites)
+    return RunResult(fitted, "nuts", Diagnostics(sample_stats=stats))
