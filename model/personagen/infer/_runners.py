@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import numpyro
+import tqdm
 from jax import Array
 from numpyro.infer import MCMC, NUTS, SVI, Trace_ELBO
+from numpyro.infer.svi import SVIState
 
 __all__ = [
     "NUTS_EXTRA_FIELDS",
@@ -209,6 +212,34 @@ class SviRun:
         )
 
 
+#: Most SVI steps per call of the compiled update loop (the progress bar moves per call).
+SVI_BLOCK_STEPS = 250
+
+
+def _svi_program(
+    svi: SVI, max_steps: int, kwargs: Mapping[str, object]
+) -> Callable[[SVIState, tuple, int], tuple[SVIState, Array]]:
+    """``n`` SVI steps (``n <= max_steps``) as one compiled program, the data as arguments.
+
+    numpyro's ``SVI.run`` makes the data constants of a program compiled per call (and
+    ``run_svi`` stops once at nine tenths); here every call, and every fit of the same
+    shapes, share one program (the persistent compilation cache finds it again in a new
+    process).
+    """
+
+    @jax.jit
+    def advance(state: SVIState, args: tuple, n: Array) -> tuple[SVIState, Array]:
+        def body(i: Array, carry: tuple[SVIState, Array]) -> tuple[SVIState, Array]:
+            state, losses = carry
+            state, loss = svi.update(state, *args, **kwargs)
+            return state, losses.at[i].set(loss)
+
+        losses = jnp.full(max_steps, jnp.nan, jnp.float32)
+        return jax.lax.fori_loop(0, n, body, (state, losses))
+
+    return advance
+
+
 def run_svi(
     model: Callable[..., None],
     guide: Callable[..., None],
@@ -234,15 +265,19 @@ def run_svi(
     svi = SVI(model, guide, numpyro.optim.Adam(step_size=step_size), Trace_ELBO())
     k_run, k_check = jax.random.split(key)
     head = steps - steps // 10
-    first = svi.run(k_run, head, *model_args, progress_bar=progress_bar, **kwargs)
-    rest = svi.run(
-        k_run,
-        steps - head,
-        *model_args,
-        progress_bar=progress_bar,
-        init_state=first.state,
-        **kwargs,
-    )
+    block = min(steps, SVI_BLOCK_STEPS)
+    advance = _svi_program(svi, block, kwargs)
+    state = svi.init(k_run, *model_args, **kwargs)
+    parts = []
+    snapshots = []
+    with tqdm.tqdm(total=steps, disable=not progress_bar, desc="SVI") as bar:
+        for phase in (head, steps - head):
+            for n in [block] * (phase // block) + [phase % block] * bool(phase % block):
+                state, block_losses = advance(state, model_args, n)
+                parts.append(np.asarray(block_losses)[:n])
+                bar.update(n)
+            snapshots.append(svi.get_params(state))
+    first_params, rest_params = snapshots
     elbo = Trace_ELBO(num_particles=SVI_CHECK_PARTICLES)
 
     # jitted, with the data as arguments: run eagerly, every operation would compile alone
@@ -256,12 +291,12 @@ def run_svi(
         return jax.vmap(one)(keys)
 
     diffs = np.asarray(
-        change(jax.random.split(k_check, SVI_CHECK_REPEATS), first.params, rest.params, model_args),
+        change(jax.random.split(k_check, SVI_CHECK_REPEATS), first_params, rest_params, model_args),
         dtype=np.float64,
     )
-    losses = np.concatenate([np.asarray(first.losses), np.asarray(rest.losses)])
+    losses = np.concatenate(parts)
     # the ELBOs are float32 sums: a difference below a few units in their last place
     # is rounding, not movement
     rounding = 4.0 * float(np.spacing(np.float32(abs(losses[-1]))))
     se = max(float(diffs.std(ddof=1) / np.sqrt(diffs.size)), rounding)
-    return SviRun(rest.params, losses, abs(float(diffs.mean())), se)
+    return SviRun(rest_params, losses, abs(float(diffs.mean())), se)
