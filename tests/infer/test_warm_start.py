@@ -70,7 +70,7 @@ MEAN_MCSE_FACTOR = 4.0
 VARIANCE_RELATIVE_TOLERANCE = 4.0 * np.sqrt(2 / 1_000)
 
 
-def _warm_run():
+def _warm_run(num_chains: int = 2):
     return run_warm_nuts(
         gaussian_model,
         (jnp.asarray(A_DATA),),
@@ -79,7 +79,7 @@ def _warm_run():
         sites=("a", "z", "s"),
         num_warmup=100,
         num_samples=NUM_SAMPLES,
-        num_chains=2,
+        num_chains=num_chains,
         progress_bar=False,
     )
 
@@ -89,9 +89,10 @@ def warm_run():
     return _warm_run()
 
 
-def test_warm_nuts_draws_the_posterior(warm_run) -> None:
-    draws = warm_run.draws
-    assert draws["a"].shape == (2, NUM_SAMPLES, 3)
+def _assert_draws_the_posterior(run, num_chains: int) -> None:
+    draws = run.draws
+    assert draws["a"].shape == (num_chains, NUM_SAMPLES, 3)
+    assert run.diagnostics.sample_stats["n_steps"].shape == (num_chains, NUM_SAMPLES)
     flat = {
         "a": np.asarray(draws["a"]),
         "log_s": np.log(np.asarray(draws["s"]))[..., None],
@@ -107,7 +108,22 @@ def test_warm_nuts_draws_the_posterior(warm_run) -> None:
     np.testing.assert_allclose(
         np.var(stacked, axis=0), np.diag(cov), rtol=VARIANCE_RELATIVE_TOLERANCE
     )
-    assert not np.asarray(warm_run.diagnostics.sample_stats["diverging"]).any()
+    assert not np.asarray(run.diagnostics.sample_stats["diverging"]).any()
+
+
+def test_warm_nuts_draws_the_posterior(warm_run) -> None:
+    """Two chains on the suite's two XLA devices: one chain per device (pmap)."""
+    assert jax.local_device_count() >= 2
+    _assert_draws_the_posterior(warm_run, 2)
+
+
+def test_warm_nuts_vectorises_chains_beyond_the_devices() -> None:
+    """More chains than devices (as with one CPU device): the chains run vmapped."""
+    chains = jax.local_device_count() + 1
+    run = _warm_run(chains)
+    _assert_draws_the_posterior(run, chains)
+    a = run.draws["a"]
+    assert not np.array_equal(a[0], a[1])  # every chain has its own key and start
 
 
 def test_warm_nuts_is_reproducible(warm_run) -> None:
