@@ -30,6 +30,8 @@ __all__ = [
     "choose_method",
     "group_by_chain",
     "nuts_result",
+    "nuts_stats",
+    "one_chain_per_device",
     "run_nuts",
     "run_svi",
     "svi_settled",
@@ -152,7 +154,7 @@ def run_nuts(
     Returns the draws of ``sites`` grouped by chain and the NUTS diagnostics
     (``diverging``, ``n_steps``, ``energy``) every fit reports.
     """
-    chain_method = "parallel" if jax.local_device_count() >= num_chains else one_device
+    chain_method = "parallel" if one_chain_per_device(num_chains) else one_device
     mcmc = MCMC(
         kernel,
         num_warmup=num_warmup,
@@ -177,13 +179,23 @@ def nuts_result(mcmc: MCMC, sites: tuple[str, ...]) -> RunResult:
     """
     samples = mcmc.get_samples(group_by_chain=True)
     extra = mcmc.get_extra_fields(group_by_chain=True)
-    stats = {
-        "diverging": np.asarray(extra["diverging"]),
-        "n_steps": np.asarray(extra["num_steps"]),
-        "energy": np.asarray(extra["energy"]),
-    }
     draws = {site: np.asarray(samples[site]) for site in sites}
+    stats = nuts_stats(extra["diverging"], extra["num_steps"], extra["energy"])
     return RunResult(draws, "nuts", Diagnostics(sample_stats=stats))
+
+
+def nuts_stats(diverging: object, num_steps: object, energy: object) -> dict[str, np.ndarray]:
+    """Return the per-draw NUTS fields, each (chains, draws), named as ``Diagnostics`` says."""
+    return {
+        "diverging": np.asarray(diverging),
+        "n_steps": np.asarray(num_steps),
+        "energy": np.asarray(energy),
+    }
+
+
+def one_chain_per_device(num_chains: int) -> bool:
+    """Whether there is a device for every chain (chains then run in parallel, one each)."""
+    return jax.local_device_count() >= num_chains
 
 
 @dataclass(frozen=True)
@@ -271,10 +283,13 @@ def run_svi(
     parts = []
     snapshots = []
     with tqdm.tqdm(total=steps, disable=not progress_bar, desc="SVI") as bar:
-        for phase in (head, steps - head):
-            for n in [block] * (phase // block) + [phase % block] * bool(phase % block):
+        done = 0
+        for end in (head, steps):  # stop at nine tenths, then run to the end
+            while done < end:
+                n = min(block, end - done)
                 state, block_losses = advance(state, model_args, n)
                 parts.append(np.asarray(block_losses)[:n])
+                done += n
                 bar.update(n)
             snapshots.append(svi.get_params(state))
     first_params, rest_params = snapshots

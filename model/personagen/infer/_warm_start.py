@@ -51,7 +51,7 @@ from numpyro.infer.hmc import HMCState, hmc
 from numpyro.infer.initialization import init_to_value
 from numpyro.infer.util import constrain_fn, initialize_model, potential_energy
 
-from personagen.infer._runners import Diagnostics, RunResult
+from personagen.infer._runners import Diagnostics, RunResult, nuts_stats, one_chain_per_device
 
 __all__ = ["Laplace", "laplace_approximation", "run_warm_nuts", "warm_up_split"]
 
@@ -101,6 +101,11 @@ class Laplace:
     iterations: int
 
 
+def _potential_fn(model: Callable[..., None], *args: object) -> Callable[[dict], Array]:
+    """Return the potential energy of ``model`` at ``args``, a function of unconstrained values."""
+    return functools.partial(potential_energy, model, args, {})
+
+
 def laplace_approximation(
     model: Callable[..., None],
     model_args: tuple,
@@ -126,7 +131,7 @@ def laplace_approximation(
 
     def flat_potential(x: Array, args: tuple) -> Array:
         # the data are arguments, not constants: XLA folding them made compilation slow
-        return potential_energy(model, args, {}, unravel(x))
+        return _potential_fn(model, *args)(unravel(x))
 
     value_and_grad = jax.jit(jax.value_and_grad(flat_potential))
 
@@ -208,10 +213,6 @@ def _positive_inverse(hessian: np.ndarray) -> np.ndarray:
 BLOCK_ITERATIONS = 10
 
 
-def _potential_fn(model: Callable[..., None], *args: object) -> Callable[[dict], Array]:
-    return functools.partial(potential_energy, model, args, {})
-
-
 @dataclass(frozen=True)
 class _Sampler:
     """NUTS compiled once for a model: chain initialisation and a block of iterations.
@@ -258,7 +259,7 @@ class _Sampler:
 
             return jax.lax.scan(step, state, None, length=BLOCK_ITERATIONS)
 
-        if jax.local_device_count() >= num_chains:  # one chain per device
+        if one_chain_per_device(num_chains):
             init = jax.pmap(init_one, in_axes=(0, 0, None, None))
             advance = jax.pmap(advance_one, in_axes=(0, None))
         else:
@@ -296,8 +297,7 @@ class _Sampler:
         flat, diverging, n_steps, energy = (
             np.concatenate(parts, axis=1)[:, adapt:total] for parts in zip(*blocks, strict=True)
         )
-        stats = {"diverging": diverging, "n_steps": n_steps, "energy": energy}
-        return np.asarray(flat, np.float64), stats
+        return np.asarray(flat, np.float64), nuts_stats(diverging, n_steps, energy)
 
 
 def _constrained_draws(
