@@ -5,6 +5,12 @@ package above it (configuration, story, sampling, data, inference) and none
 uses it. The notebooks call these helpers and stay thin.
 """
 
+from personagen.checks._basket_fit import (
+    BasketEstimate,
+    BasketStatistics,
+    basket_statistics,
+    estimate_baskets,
+)
 from personagen.checks._baskets import TransactionProfile, pair_lift, transaction_profile
 from personagen.checks._calibration import rank_uniformity_pvalues, sbc_weight_ranks
 from personagen.checks._dm_mixture import DMMixture, dm_log_pmf, fit_dm_mixture, reference_scores
@@ -37,16 +43,20 @@ __all__ = [
     "AS_OF",
     "HELDOUT_FORMS",
     "NON_FEATURES",
+    "BasketEstimate",
+    "BasketStatistics",
     "DMMixture",
     "HeldOut",
     "Stability",
     "TransactionProfile",
     "add_predictive_groups",
     "basic_features",
+    "basket_statistics",
     "choose_personas_heldout",
     "cluster_scores",
     "department_share_report",
     "dm_log_pmf",
+    "estimate_baskets",
     "evaluate_heldout",
     "fit_dm_mixture",
     "fit_prior_predictive",

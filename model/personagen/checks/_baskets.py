@@ -65,6 +65,25 @@ class TransactionProfile:
     pair_lift: pd.DataFrame
 
 
+def co_occurrence(
+    basket: np.ndarray, department: np.ndarray, n_departments: int | None = None
+) -> tuple[np.ndarray, int]:
+    """Baskets holding each pair of departments (diagonal: each department), and baskets.
+
+    ``basket`` (0..B-1) and ``department`` (0..D-1) are integer codes of each line; a
+    department bought on several lines of a basket counts once.
+    """
+    n_baskets = int(basket.max()) + 1 if basket.size else 0
+    if n_departments is None:
+        n_departments = int(department.max()) + 1 if department.size else 0
+    # a sparse 0/1 basket x department matrix: exact integer counts at any size
+    matrix = sparse.coo_matrix(
+        (np.ones(basket.size, np.int64), (basket, department)), shape=(n_baskets, n_departments)
+    ).tocsr()
+    matrix.data[:] = 1
+    return (matrix.T @ matrix).toarray().astype(np.float64), n_baskets
+
+
 def pair_lift(
     order: np.ndarray, department: np.ndarray, min_support: float = MIN_PAIR_SUPPORT
 ) -> pd.DataFrame:
@@ -86,13 +105,7 @@ def pair_lift(
     """
     rows, _ = pd.factorize(np.asarray(order))
     cols, names = pd.factorize(np.asarray(department))
-    n_baskets = int(rows.max()) + 1 if rows.size else 0
-    # a sparse 0/1 basket x department matrix: exact integer counts at any size
-    basket = sparse.coo_matrix(
-        (np.ones(rows.size, np.int64), (rows, cols)), shape=(n_baskets, len(names))
-    ).tocsr()
-    basket.data[:] = 1  # a department bought on several lines of a basket counts once
-    counts = (basket.T @ basket).toarray().astype(np.float64)
+    counts, n_baskets = co_occurrence(rows, cols, len(names))
     share = np.diag(counts) / max(n_baskets, 1)
     together = counts / max(n_baskets, 1)
     a, b = np.triu_indices(len(names), 1)
