@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from personagen import load_config
-from personagen.checks import basket_statistics, estimate_baskets, pair_lift
+from personagen.checks import basket_statistics, estimate_baskets, line_price_spread, pair_lift
 from personagen.data import TransactionColumns
 from personagen.errors import DataError, ParameterError
 from personagen.sample import SampleRequest, sample_to_files
@@ -25,6 +25,11 @@ N_CUSTOMERS = 2_000
 #: 0-9, measured: mean 0.905 and 1.099, sd 0.040 and 0.019; ``docs/transactions.md``).
 BASKET_SIZE_SD_TOLERANCE = 0.16
 ORDER_MIX_SD_TOLERANCE = 0.08
+TRUE_LINE_PRICE_SD = 0.15
+#: The pooled sd's standard error is about sd / sqrt(2 dof) (normal log prices); cents
+#: rounding moves a line's log price by at most 1 / its cents (< 0.01 for lines above $1).
+PRICE_Z = 4.5
+ROUNDING_ALLOWANCE = 0.002
 LINES = TransactionColumns(date="timestamp")
 
 
@@ -37,6 +42,7 @@ def config(tmp_path_factory):
     timing.pop("missions", None)
     timing["basket_size_sd"] = TRUE_BASKET_SIZE_SD
     timing["order_mix_sd"] = TRUE_ORDER_MIX_SD
+    timing["line_price_sd"] = TRUE_LINE_PRICE_SD
     for persona in raw["personas"].values():
         persona.get("knobs", {}).get("timing", {}).pop("missions", None)
     path = tmp_path_factory.mktemp("baskets") / "personas.yml"
@@ -73,7 +79,7 @@ def test_basket_statistics_count_each_department_once_per_basket():
 
 
 def test_the_keys_of_synthetic_lines_are_recovered(lines, config):
-    est = estimate_baskets(lines, config, columns=LINES, n_customers=None)
+    est = estimate_baskets(lines, config, columns=LINES, n_customers=None, class_column="class")
     assert est.n_customers == N_CUSTOMERS
     assert abs(est.timing.basket_size_sd - TRUE_BASKET_SIZE_SD) < BASKET_SIZE_SD_TOLERANCE
     assert abs(est.timing.order_mix_sd - TRUE_ORDER_MIX_SD) < ORDER_MIX_SD_TOLERANCE
@@ -84,10 +90,25 @@ def test_the_keys_of_synthetic_lines_are_recovered(lines, config):
     )
     assert "estimate_baskets" in est.timing.note
     # the rest of the timing is the configuration's
-    kept = config.personas.population.timing.model_dump(
-        exclude={"basket_size_sd", "order_mix_sd", "note"}
+    estimated = {"basket_size_sd", "order_mix_sd", "line_price_sd", "note"}
+    kept = config.personas.population.timing.model_dump(exclude=estimated)
+    assert est.timing.model_dump(exclude=estimated) == kept
+    # the unit price spread: the pooled within-(customer, class) sd of log unit prices
+    # class names repeat across departments (Accessories): a class is a name in a department
+    klass = lines["department"] + "/" + lines["class"].astype(str)
+    sd, dof = line_price_spread(
+        lines["customer_id"], klass, lines["units"], lines["value"].to_numpy()
     )
-    assert est.timing.model_dump(exclude={"basket_size_sd", "order_mix_sd", "note"}) == kept
+    assert dof > 10_000 and est.timing.line_price_sd == round(sd, 3)
+    tolerance = PRICE_Z * TRUE_LINE_PRICE_SD / np.sqrt(2 * dof) + ROUNDING_ALLOWANCE
+    assert abs(sd - TRUE_LINE_PRICE_SD) < tolerance
+    assert "line_price_sd 0.15 from" in est.timing.note
+
+
+def test_without_a_class_column_the_line_price_spread_is_the_configurations(lines, config):
+    est = estimate_baskets(lines, config, columns=LINES, n_customers=50)
+    assert est.timing.line_price_sd == TRUE_LINE_PRICE_SD
+    assert "line_price_sd from" not in est.timing.note
 
 
 def test_a_subsample_is_reproducible_from_its_seed(lines, config):
@@ -100,6 +121,8 @@ def test_a_subsample_is_reproducible_from_its_seed(lines, config):
 def test_bad_input_is_named(lines, config):
     with pytest.raises(DataError, match="units"):
         estimate_baskets(lines.drop(columns="units"), config, columns=LINES)
+    with pytest.raises(DataError, match="missing class column; did you mean 'class'"):
+        estimate_baskets(lines, config, columns=LINES, class_column="clas")
     with pytest.raises(ParameterError, match="n_customers"):
         estimate_baskets(lines, config, columns=LINES, n_customers=1)
     with pytest.raises(DataError, match="no rows"):

@@ -10,6 +10,7 @@ from personagen.checks._basket_fit import (
     BasketStatistics,
     basket_statistics,
     estimate_baskets,
+    line_price_spread,
 )
 from personagen.checks._baskets import TransactionProfile, pair_lift, transaction_profile
 from personagen.checks._calibration import rank_uniformity_pvalues, sbc_weight_ranks
@@ -61,6 +62,7 @@ __all__ = [
     "fit_dm_mixture",
     "fit_prior_predictive",
     "heldout_scores",
+    "line_price_spread",
     "observations_from_chunks",
     "pair_lift",
     "persona_colours",

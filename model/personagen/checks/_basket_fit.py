@@ -13,6 +13,11 @@ baskets (:func:`basket_statistics`):
 * the mean number of **departments per basket** (``order_mix_sd`` drives it: a mix
   that leans on a few departments spreads a customer's units over fewer of them).
 
+With a ``class_column`` it also estimates ``line_price_sd`` directly: the basket step
+prices a customer's lines of one class at ``units x exp(line_price_sd x e)`` around the
+customer's class average, so the pooled within-(customer, class) variance of the lines'
+log unit prices is ``line_price_sd ** 2`` (:func:`line_price_spread`).
+
 This is simulated (indirect) inference: the two figures have no closed form under the
 basket step, which also weighs departments by their season and fills empty orders.
 The simulation keeps its random numbers fixed (counter draws keyed by ``seed``), so
@@ -44,7 +49,7 @@ from personagen.data._transactions import (
     numeric_column,
     parse_dates,
 )
-from personagen.errors import DataError, Problem, bad_argument
+from personagen.errors import DataError, Problem, bad_argument, close_match_hint
 from personagen.sample._baskets import (
     ASSIGN_STREAM,
     SPARE_STREAM,
@@ -55,7 +60,13 @@ from personagen.sample._baskets import (
 from personagen.sample._counter_rng import counter_uniforms
 from personagen.sample._order_times import OrderTimes
 
-__all__ = ["BasketEstimate", "BasketStatistics", "basket_statistics", "estimate_baskets"]
+__all__ = [
+    "BasketEstimate",
+    "BasketStatistics",
+    "basket_statistics",
+    "estimate_baskets",
+    "line_price_spread",
+]
 
 #: Alternations of the two bisections (the second and third move the keys by < 0.01
 #: on The Complete Journey).
@@ -184,6 +195,26 @@ def _real_customers(
     )
 
 
+def line_price_spread(
+    customer: np.ndarray, klass: np.ndarray, units: np.ndarray, value: np.ndarray
+) -> tuple[float, int]:
+    """Pooled within-(customer, class) sd of the lines' log unit prices, and its degrees of freedom.
+
+    Lines of zero units or value are left out; each (customer, class) group with ``n``
+    lines contributes ``n - 1`` degrees of freedom (NaN when there are none).
+    """
+    keep = (np.asarray(units) > 0) & (np.asarray(value) > 0)
+    log_price = np.log(np.asarray(value, np.float64)[keep] / np.asarray(units)[keep])
+    group = pd.factorize(
+        pd.MultiIndex.from_arrays([np.asarray(customer)[keep], np.asarray(klass)[keep]])
+    )[0]
+    n = np.bincount(group)
+    mean = np.bincount(group, weights=log_price) / n
+    dof = int(log_price.size - n.size)
+    squares = float(np.sum((log_price - mean[group]) ** 2))
+    return (float(np.sqrt(squares / dof)) if dof > 0 else float("nan")), dof
+
+
 def _bisect(f: Callable[[float], float], lo: float, hi: float) -> float:
     """Return a root of increasing ``f`` in ``[lo, hi]``, or the end it is pushed against."""
     if f(lo) >= 0:
@@ -207,6 +238,7 @@ def estimate_baskets(
     mapping: DepartmentMapping | None = None,
     unmapped: Literal["error", "other"] = "error",
     n_customers: int | None = 2_000,
+    class_column: str | None = None,
     seed: int = 0,
     source: str = "<transactions>",
 ) -> BasketEstimate:
@@ -227,6 +259,12 @@ def estimate_baskets(
     n_customers : int or None
         Customers simulated, drawn at random (``seed``) from those in ``table``; None
         takes them all. The cost is proportional to their units.
+    class_column : str, optional
+        A column of product classes (any labels, e.g. the data's product category; a
+        class is a label within a department): ``line_price_sd`` is then estimated from
+        the lines' unit prices (value over units, the ``value`` column of ``columns``)
+        within each customer and class, on the same customers; without it
+        ``line_price_sd`` is the configuration's.
     seed : int
         Seeds the choice of customers and the simulation's random numbers.
     source : str
@@ -239,9 +277,10 @@ def estimate_baskets(
     Raises
     ------
     DataError
-        An empty table, missing columns, unparseable dates, negative units, unmapped
-        departments, or baskets without any department pair in ``MIN_PAIR_SUPPORT`` of
-        them (no lift to match).
+        An empty table, missing columns (``class_column`` included), unparseable dates,
+        negative units or values, unmapped departments, no customer with two lines of
+        a class (with ``class_column``), or baskets without any department pair in
+        ``MIN_PAIR_SUPPORT`` of them (no lift to match).
     ParameterError
         ``n_customers`` below 2.
     """
@@ -267,8 +306,32 @@ def estimate_baskets(
         columns.department,
         source,
     )
-    units = np.maximum(np.rint(numeric_column(table, columns.units, source)), 1).astype(np.int64)
+    raw_units = numeric_column(table, columns.units, source)
+    units = np.maximum(np.rint(raw_units), 1).astype(np.int64)
     real = _real_customers(table, dept, units, columns, hierarchy.n_departments, source)
+    spec = config.personas.population.timing
+    line_price_sd = float(spec.line_price_sd)
+    price_note = ""
+    if class_column is not None:
+        if class_column not in table.columns:
+            hint = close_match_hint(class_column, [str(c) for c in table.columns])
+            raise DataError([Problem(source, class_column, f"missing class column{hint}")])
+        check_columns(table, columns, source, roles=("value",))
+        line_price_sd, dof = line_price_spread(
+            table[columns.customer].to_numpy(),
+            # classes within departments: class names may repeat across departments
+            pd.factorize(pd.MultiIndex.from_arrays([dept, table[class_column].to_numpy()]))[0],
+            raw_units,
+            numeric_column(table, columns.value, source),
+        )
+        if not np.isfinite(line_price_sd):
+            message = "no customer bought two lines of one class: no unit price spread to estimate"
+            raise DataError([Problem(source, class_column, message)])
+        line_price_sd = round(line_price_sd, KEY_DECIMALS)
+        price_note = (
+            f"; line_price_sd {line_price_sd} from the lines' log unit prices within "
+            f"customer and {class_column!r} ({dof:,} degrees of freedom)"
+        )
     target = real.observed
     if not np.isfinite(target.median_pair_lift):
         message = (
@@ -309,7 +372,6 @@ def estimate_baskets(
             memo[size_sd, mix_sd] = _figures(counts, n_orders, real.pairs)
         return memo[size_sd, mix_sd]
 
-    spec = config.personas.population.timing
     size_sd, mix_sd = float(spec.basket_size_sd), float(spec.order_mix_sd)
 
     def lift_gap(mix: float, size: float) -> float:  # the key searched last, for partial
@@ -328,13 +390,14 @@ def estimate_baskets(
         f"from {n:,} customers' {real.orders.owner.size:,} baskets: median pair lift "
         f"{target.median_pair_lift:.3f} (simulated {fitted.median_pair_lift:.3f}), "
         f"{target.departments_per_basket:.3f} departments per basket (simulated "
-        f"{fitted.departments_per_basket:.3f})"
+        f"{fitted.departments_per_basket:.3f})" + price_note
     )
     timing_spec = TimingSpec.model_validate(
         {
             **spec.model_dump(),
             "basket_size_sd": size_sd,
             "order_mix_sd": mix_sd,
+            "line_price_sd": line_price_sd,
             "note": f"{spec.note}; {note}" if spec.note else note,
         }
     )
