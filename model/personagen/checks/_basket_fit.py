@@ -68,8 +68,7 @@ __all__ = [
     "line_price_spread",
 ]
 
-#: Alternations of the two bisections (the second and third move the keys by < 0.01
-#: on The Complete Journey).
+#: Alternations of the two bisections (each figure moves a little with the other key).
 ROUNDS = 3
 #: Halvings per bisection: a bracket of 4 (or 3) narrowed to about 0.002.
 HALVINGS = 11
@@ -103,12 +102,17 @@ class BasketEstimate:
         The basket step's figures at the estimate, on the same customers.
     n_customers : int
         Customers simulated.
+    at_bounds : tuple of str
+        Keys whose estimate sits at an end of its search range (``BASKET_SIZE_SD_RANGE``,
+        ``ORDER_MIX_SD_RANGE``): the real figure is out of the basket step's reach there
+        (e.g. a lift below what seasons alone give); the note says so too.
     """
 
     timing: TimingSpec
     observed: BasketStatistics
     simulated: BasketStatistics
     n_customers: int
+    at_bounds: tuple[str, ...] = ()
 
 
 def basket_statistics(order: np.ndarray, department: np.ndarray) -> BasketStatistics:
@@ -159,7 +163,9 @@ def _real_customers(
     n_departments: int,
     source: str,
 ) -> _RealCustomers:
-    customer = pd.factorize(table[columns.customer])[0].astype(np.int64)
+    # customers numbered in sorted order: the counter draws do not follow the row order
+    labels = table[columns.customer]
+    customer = pd.Index(sorted(pd.unique(labels), key=str)).get_indexer(labels).astype(np.int64)
     order = order_index(table[columns.customer], table[columns.order])
     seconds = parse_dates(table, columns.date, source).to_numpy().astype("datetime64[s]")
     start = pd.Series(seconds.astype(np.int64)).groupby(order).min().to_numpy()
@@ -258,7 +264,9 @@ def estimate_baskets(
         As for :func:`~personagen.data.transactions_to_customers`.
     n_customers : int or None
         Customers simulated, drawn at random (``seed``) from those in ``table``; None
-        takes them all. The cost is proportional to their units.
+        takes them all (best when affordable: the median lift of a subset moves with
+        which pairs pass the support). The cost is proportional to their units, about
+        13 s per million on one core.
     class_column : str, optional
         A column of product classes (any labels, e.g. the data's product category; a
         class is a label within a department): ``line_price_sd`` is then estimated from
@@ -273,12 +281,15 @@ def estimate_baskets(
     Returns
     -------
     BasketEstimate
+        The store-level keys: a persona's own ``order_mix_sd`` in the personas file
+        still overrides the estimate (and is not used in the simulation).
 
     Raises
     ------
     DataError
-        An empty table, missing columns (``class_column`` included), unparseable dates,
-        negative units or values, unmapped departments, no customer with two lines of
+        An empty table, missing columns (``class_column`` included), lines without a
+        customer or order id, unparseable dates, negative units (and values, with
+        ``class_column``), unmapped departments, no customer with two lines of
         a class (with ``class_column``), or baskets without any department pair in
         ``MIN_PAIR_SUPPORT`` of them (no lift to match).
     ParameterError
@@ -293,7 +304,14 @@ def estimate_baskets(
     check_columns(
         table, columns, source, roles=("customer", "order", "date", "department", "units")
     )
-    ids = pd.unique(table[columns.customer])
+    for role in ("customer", "order"):
+        missing = table[getattr(columns, role)].isna()
+        if missing.any():
+            rows = ", ".join(map(str, table.index[missing][:5]))
+            message = f"{int(missing.sum()):,} lines with no {role} id (rows {rows}, ...)"
+            raise DataError([Problem(source, getattr(columns, role), message)])
+    # sorted, so that the subset does not depend on the table's row order
+    ids = np.asarray(sorted(pd.unique(table[columns.customer]), key=str), dtype=object)
     if n_customers is not None and n_customers < ids.size:
         keep = np.random.default_rng(seed).choice(ids.size, n_customers, replace=False)
         table = table[table[columns.customer].isin(ids[np.sort(keep)])]
@@ -385,12 +403,22 @@ def estimate_baskets(
         mix_sd = _bisect(functools.partial(breadth_gap, size_sd), *ORDER_MIX_SD_RANGE)
     size_sd, mix_sd = round(size_sd, KEY_DECIMALS), round(mix_sd, KEY_DECIMALS)
     fitted = simulate(size_sd, mix_sd)
+    at_bounds = tuple(
+        name
+        for name, value, bounds in (
+            ("basket_size_sd", size_sd, BASKET_SIZE_SD_RANGE),
+            ("order_mix_sd", mix_sd, ORDER_MIX_SD_RANGE),
+        )
+        if value in bounds
+    )
     note = (
         f"basket_size_sd and order_mix_sd estimated by personagen.checks.estimate_baskets "
         f"from {n:,} customers' {real.orders.owner.size:,} baskets: median pair lift "
         f"{target.median_pair_lift:.3f} (simulated {fitted.median_pair_lift:.3f}), "
         f"{target.departments_per_basket:.3f} departments per basket (simulated "
-        f"{fitted.departments_per_basket:.3f})" + price_note
+        f"{fitted.departments_per_basket:.3f})"
+        + "".join(f"; {name} at the end of its search range" for name in at_bounds)
+        + price_note
     )
     timing_spec = TimingSpec.model_validate(
         {
@@ -401,4 +429,4 @@ def estimate_baskets(
             "note": f"{spec.note}; {note}" if spec.note else note,
         }
     )
-    return BasketEstimate(timing_spec, target, fitted, n)
+    return BasketEstimate(timing_spec, target, fitted, n, at_bounds)
