@@ -15,7 +15,11 @@ os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 os.environ.setdefault(
     "JAX_COMPILATION_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".jax_cache")
 )
-os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+# Every program, however small, as the library caches it (MIN_COMPILE_SECONDS = 0): the
+# hundreds of one-operation programs of an eager model trace (numpyro's guide set-up)
+# compile once for the whole run instead of once per process (a second `personagen
+# evaluate` process: 36 s with a 0.5 s threshold, 25 s with none).
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import pytest
 
