@@ -20,6 +20,11 @@ os.environ.setdefault(
 # compile once for the whole run instead of once per process (a second `personagen
 # evaluate` process: 36 s with a 0.5 s threshold, 25 s with none).
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+# A size bound turns on JAX's file lock around every cache read and write: without it
+# an entry is written in place, and a worker reading one the other is still writing gets
+# a truncated file (a warning, which this suite turns into an error). The library's own
+# cache always has a bound (personagen._compilation_cache).
+os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(4 * 2**30))
 
 import pytest
 
