@@ -31,9 +31,12 @@ from tests.helpers import DATA, LEGACY_HIERARCHY, LEGACY_PRIORS, simulate
 LEGACY = LEGACY_HIERARCHY
 
 
-def test_sufficient_statistics_give_the_same_log_likelihood():
+@pytest.mark.parametrize("spread", [0.0, 0.7])
+def test_sufficient_statistics_give_the_same_log_likelihood(spread):
     config = load_config()
     priors, structure = build_prior_arrays(config), build_structure(config)
+    # with a spread the department term is a 16-node quadrature in both
+    priors = priors._replace(concentration_spread=np.full(priors.n_personas, spread, np.float32))
     obs, _ = simulate(priors, structure, mean_population(priors, structure), 500, seed=4)
     pop = draw_population(priors, structure, key=jax.random.key(9))
     pj = as_arrays(priors)

@@ -51,6 +51,8 @@ def test_every_site_has_its_documented_shape(priors, structure):
         "purchase_rate_sd": (P,),
         "dropout_loc": (P,),
         "customer_concentration": (P,),
+        "concentration_spread_raw": (P,),
+        "concentration_spread": (P,),
         "department_price_offset": (D,),
         "department_log_price": (D,),
         "price_concentration": (),

@@ -5,9 +5,11 @@ half A and half B (customers with one order are left out). :func:`evaluate_heldo
 fits personagen on half A, and on half B for the stability check, and scores half B:
 
 * ``class_only``: ``log p(y_B | n_B)`` with the persona probabilities from half A and
-  a department mix re-drawn from the persona's Dirichlet;
+  a department mix (and, where the persona has a spread, a concentration) re-drawn from
+  the persona's;
 * ``conjugate``: the customer's own mix shared by both halves, its Dirichlet updated
-  with the half-A counts (``alpha_p + y_A``);
+  with the half-A counts (``alpha_p + y_A``), at each quadrature node of the
+  concentration spread weighted by that node's posterior given half A;
 * ``order_values``: the half-B revenue given its order count, the customer's mean order
   value updated with half A (normal-normal on the log scale), and
   ``order_counts``: the half-B order count under the story's count law at half the
@@ -52,7 +54,14 @@ from personagen.infer import (
     membership_probabilities,
     order_count_log_prob,
 )
-from personagen.story import Population, as_arrays, fenton_wilkinson
+from personagen.story import (
+    Population,
+    SpreadDirichletMultinomial,
+    as_arrays,
+    dm_log_pmf,
+    fenton_wilkinson,
+    quadrature,
+)
 
 __all__ = [
     "HeldOut",
@@ -137,8 +146,15 @@ def _draw_scores(pop: Population, priors: PriorArrays, a: Observations, b: Obser
     y_a = a.department_units.astype(jnp.float32)[:, None, :]
     y_b = b.department_units.astype(jnp.float32)[:, None, :]
     n_b = b.units.astype(jnp.float32)[:, None]
-    class_only = dist.DirichletMultinomial(conc, total_count=n_b).log_prob(y_b)
-    conjugate = dist.DirichletMultinomial(conc + y_a, total_count=n_b).log_prob(y_b)
+    spread = pop.concentration_spread
+    class_only = SpreadDirichletMultinomial(conc, spread, n_b).log_prob(y_b)
+    # conjugate: the customer's concentration and mix as half A left them, node by node
+    from_a = SpreadDirichletMultinomial(conc, spread, a.units[:, None]).node_log_prob(y_a)
+    post = from_a - logsumexp(from_a, axis=-1, keepdims=True)  # (N, P, J)
+    nodes, _ = quadrature()
+    conc_j = conc[:, None, :] * jnp.exp(spread[:, None] * nodes)[..., None]  # (P, J, D)
+    per_node = dm_log_pmf(y_b[:, :, None, :], conc_j + y_a[:, :, None, :], n_b[..., None])
+    conjugate = logsumexp(post + per_node, axis=-1)
     # order values: mu ~ N(loc, tau^2); log R_h | mu ~ N(mu + shift_h, scale_h^2)
     tau2 = pop.order_value_sd**2
     shift_a, scale_a = fenton_wilkinson(a.n_orders[:, None], priors.log_order_value_sd_order)

@@ -182,6 +182,7 @@ class PriorArrays(NamedTuple):
     Persona level: ``weights`` (P,), ``weight_concentration`` (), ``department_probs``
     (P, D), ``class_probs`` (P, C) (sum to 1 within each department),
     ``profile_concentration`` (), ``location_sd`` (), ``customer_concentration`` (P,),
+    ``concentration_spread`` (P,) (log-scale sd of a customer's concentration around it),
     ``log_order_value_loc`` (P,), ``log_order_value_sd_customer`` (P,),
     ``log_order_value_sd_order`` (P,), ``log_rate_loc`` (P,), ``log_rate_sd`` (P,),
     ``log_extra_units_loc`` (P,), ``log_extra_units_sd`` (P,), ``logit_dropout_loc`` (P,)
@@ -206,6 +207,7 @@ class PriorArrays(NamedTuple):
     profile_concentration: PriorLeaf
     location_sd: PriorLeaf
     customer_concentration: PriorLeaf
+    concentration_spread: PriorLeaf
     log_order_value_loc: PriorLeaf
     log_order_value_sd_customer: PriorLeaf
     log_order_value_sd_order: PriorLeaf
@@ -396,6 +398,7 @@ def build_prior_arrays(config: PersonagenConfig) -> PriorArrays:
         profile_concentration=np.asarray(population.profile_concentration, dtype=f32),
         location_sd=np.asarray(population.location_sd, dtype=f32),
         customer_concentration=per_persona(lambda p: p.knobs.customer_concentration),
+        concentration_spread=per_persona(lambda p: p.knobs.customer_concentration_sd),
         segment_probs=np.stack([_segment_probs(p, config) for p in personas]).astype(f32),
         baby_share=per_persona(lambda p: p.knobs.baby_share),
         adult_size_probs=np.array(

@@ -234,6 +234,7 @@ class PersonaKnobs(_Frozen):
     """
 
     customer_concentration: Positive = 50.0
+    customer_concentration_sd: NonNegative = 0.0
     preferred_class_share: Share = 0.8
     department_exploration: Share = 0.02
     basket_size: Range = (1.5, 6.0)

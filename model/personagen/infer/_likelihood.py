@@ -10,7 +10,9 @@ segment summed out and the latent rates integrated analytically:
 * units: ``U - n ~ Poisson(n e)``, ``e ~ Gamma`` -> a gamma-Poisson;
 * revenue: ``log R ~ Normal(loc + shift(n), sqrt(sd_between^2 + scale(n)^2))`` (the
   customer-level mean order value integrated out of the Fenton-Wilkinson law);
-* department units: the Dirichlet-multinomial's exact density;
+* department units: the Dirichlet-multinomial's exact density, integrated over the
+  customer's concentration where the persona has a spread (Gauss-Hermite quadrature,
+  :mod:`personagen.story._spread`);
 * department values given the units: the spend shares' Dirichlet over the departments
   bought (:mod:`personagen.story._prices`: units times price levels);
 * lifetime, return rate: their segment laws (recency is the purchase process's).
@@ -40,6 +42,7 @@ from personagen.data import Observations
 from personagen.story import (
     Population,
     SpendShares,
+    SpreadDirichletMultinomial,
     as_arrays,
     combine_process_terms,
     dropout_beta,
@@ -47,6 +50,7 @@ from personagen.story import (
     gamma_from_lognormal,
     process_count_terms,
     process_log_prob,
+    quadrature,
     rate_gamma,
     spend_concentration,
 )
@@ -197,9 +201,9 @@ def customer_log_likelihood(
         jnp.sqrt(pop.order_value_sd**2 + scale**2),
     ).log_prob(obs.revenue[:, None])
     concentration = pop.customer_concentration[:, None] * pop.department_profile  # (P, D)
-    departments = dist.DirichletMultinomial(concentration, total_count=obs.units[:, None]).log_prob(
-        obs.department_units[:, None, :]
-    )
+    departments = SpreadDirichletMultinomial(
+        concentration, pop.concentration_spread, obs.units[:, None]
+    ).log_prob(obs.department_units[:, None, :])
     log_price = pop.department_log_price + priors.persona_log_price  # (P, D)
     alpha = spend_concentration(
         obs.department_units[:, None, :],
@@ -266,6 +270,10 @@ class FitData(NamedTuple):
     persona_log_price : Array, shape (P, D) or (1, D)
         The personas' price multipliers (logs); (1, D) when every persona has the same,
         so the spend term is computed once, not once per persona.
+    spread_nodes, spread_log_weights : Array, shape (J,)
+        Quadrature of the concentration spread (:func:`personagen.story.quadrature`): the
+        :data:`~personagen.story.SPREAD_NODES` nodes, or the single node 0 when no persona
+        of the priors has a spread (then the department term costs what it did without).
     """
 
     constant: Array
@@ -291,6 +299,8 @@ class FitData(NamedTuple):
     nz_log_share: Array
     several_departments: Array
     persona_log_price: Array
+    spread_nodes: Array
+    spread_log_weights: Array
 
 
 def prepare_fit_data(priors: PriorArrays, obs: Observations) -> FitData:
@@ -307,6 +317,7 @@ def prepare_fit_data(priors: PriorArrays, obs: Observations) -> FitData:
     persona_log_price = np.asarray(priors.persona_log_price)
     if np.all(persona_log_price == persona_log_price[:1]):
         persona_log_price = persona_log_price[:1]
+    nodes, log_weights = quadrature() if np.any(priors.concentration_spread > 0) else quadrature(1)
     return FitData(
         **dense,
         distinct_repeats=jnp.asarray(repeats, jnp.float32)[:, None, None],
@@ -320,6 +331,8 @@ def prepare_fit_data(priors: PriorArrays, obs: Observations) -> FitData:
         nz_log_share=jnp.asarray(np.log(shares[rows, cols]), jnp.float32),
         several_departments=jnp.asarray((dept > 0).sum(-1, keepdims=True) > 1),
         persona_log_price=jnp.asarray(persona_log_price, jnp.float32),
+        spread_nodes=jnp.asarray(nodes),
+        spread_log_weights=jnp.asarray(log_weights),
     )
 
 
@@ -380,16 +393,26 @@ def fit_log_likelihood(pop: Population, data: FitData) -> Float[Array, "customer
     per_persona = logsumexp(data.order_constant + orders, axis=-1)
     revenue_sd = jnp.sqrt(pop.order_value_sd**2 + data.revenue_scale2)
     revenue = dist.Normal(pop.order_value_loc, revenue_sd).log_prob(data.log_revenue_centred)
-    c = pop.customer_concentration
-    alpha_d = c[:, None] * pop.department_profile  # (P, D)
-    a_d = alpha_d.T[data.pair_department]  # (U, P)
-    per_pair = gammaln(data.pair_units[:, None] + a_d) - gammaln(a_d)
+    departments = _department_term(pop, data)
+    return data.constant + per_persona + revenue + departments + _spend_term(pop, data)
+
+
+def _department_term(pop: Population, data: FitData) -> Array:
+    """Return the department counts' log density but the multinomial coefficient, (N, P).
+
+    At each quadrature node ``j`` the customer's concentration is ``c_p exp(sigma_p x_j)``;
+    the node terms are summed with their weights in log space.
+    """
+    c = pop.customer_concentration[:, None] * jnp.exp(
+        pop.concentration_spread[:, None] * data.spread_nodes
+    )  # (P, J)
+    alpha_d = c[:, None, :] * pop.department_profile[:, :, None]  # (P, D, J)
+    a_d = jnp.transpose(alpha_d, (1, 0, 2))[data.pair_department]  # (U, P, J)
+    per_pair = gammaln(data.pair_units[:, None, None] + a_d) - gammaln(a_d)
     n_customers = data.constant.shape[0]
-    departments = jax.ops.segment_sum(
-        per_pair[data.nz_pair], data.nz_customer, num_segments=n_customers
-    )
-    normaliser = gammaln(c)[None, :] - gammaln(data.total_units + c[None, :])  # (N, P)
-    return data.constant + per_persona + revenue + normaliser + departments + _spend_term(pop, data)
+    counts = jax.ops.segment_sum(per_pair[data.nz_pair], data.nz_customer, num_segments=n_customers)
+    normaliser = gammaln(c)[None] - gammaln(data.total_units[:, :, None] + c[None])  # (N, P, J)
+    return logsumexp(data.spread_log_weights + normaliser + counts, axis=-1)
 
 
 def _spend_term(pop: Population, data: FitData) -> Array:

@@ -67,6 +67,7 @@ SITE_DIMS = {
     "purchase_rate_sd": ["persona"],
     "dropout_loc": ["persona"],
     "customer_concentration": ["persona"],
+    "concentration_spread": ["persona"],
     "department_log_price": ["department"],
     "price_concentration": [],
 }

@@ -53,6 +53,7 @@ from personagen.story import (
     Population,
     anchored_department_profile,
     as_arrays,
+    concentration_spread_site,
     population_means,
     population_sites,
 )
@@ -68,7 +69,8 @@ def _mixture_log_lik(pop: Population, data: FitData) -> Array:
 
 def profiles_population(priors: PriorArrays) -> Population:
     """Draw the population prior of the ``profiles`` and ``learn`` fits."""
-    return population_sites(priors, anchored_department_profile)
+    pop = population_sites(priors, anchored_department_profile)
+    return pop._replace(concentration_spread=concentration_spread_site(priors))
 
 
 def profiles_model(priors: PriorArrays, data: FitData) -> None:

@@ -36,6 +36,8 @@ dropout_loc        (P,)     real         Normal(logit mean of knobs.dropout_prob
                                          DROPOUT_LOC_SD = 1)
 customer_          (P,)     positive     LogNormal(log knobs.customer_concentration,
 concentration                            CONCENTRATION_LOG_SD = 1)
+concentration_     (P,)     >= 0         knobs.customer_concentration_sd *
+spread                                   exp(SPREAD_LOG_SD * Normal(0, 1)), SPREAD_LOG_SD 0.5
 ================== ======== ============ ============================================
 
 Customer core (plate ``customers``; scalars per customer unless stated):
@@ -57,7 +59,9 @@ extra_units_rate      ()     Gamma: mean extra units per order beyond the first
 extra_units           ()     Poisson(n_orders * extra_units_rate); units = n_orders + extra
 order_value_customer  ()     Normal(order_value_loc[persona], order_value_sd[persona]): log scale
 total_revenue         ()     LogNormal: Fenton-Wilkinson sum of n_orders lognormal orders
-department_units      (D,)   Dirichlet-multinomial(units, c_p * department_profile[persona])
+department_units      (D,)   Dirichlet-multinomial(units, c_i * department_profile[persona]),
+                             log c_i ~ Normal(log c_p, concentration_spread[persona])
+                             (SpreadDirichletMultinomial; c_i = c_p without a spread)
 department_spend_     (D,)   SpendShares(a u_d p_d / pbar): the revenue's split over the
 shares                       departments bought, units times price levels (_prices)
 return_rate           ()     LogitNormal(segment return rate)
@@ -94,7 +98,6 @@ from personagen.config import SIZE_KIND_ADULT, SIZE_KIND_KIDS, PriorArrays, Stru
 from personagen.story._distributions import (
     FastBeta,
     FastBinomial,
-    FastDirichletMultinomial,
     FastGamma,
     FastGeometric,
     FastMultinomial,
@@ -104,6 +107,7 @@ from personagen.story._distributions import (
 from personagen.story._population import Population, population_model
 from personagen.story._prices import GroupedSpendShares, SpendShares, spend_concentration
 from personagen.story._process import dropout_beta
+from personagen.story._spread import SpreadDirichletMultinomial
 
 __all__ = [
     "CORE_SITES",
@@ -260,7 +264,8 @@ def customer_core(pop: Population, priors: PriorArrays) -> dict[str, Array]:
     revenue = numpyro.sample("total_revenue", dist.LogNormal(value_loc + shift, scale))
     concentration = pop.customer_concentration[z][..., None] * pop.department_profile[z]
     department_units = numpyro.sample(
-        "department_units", FastDirichletMultinomial(concentration, total_count=units)
+        "department_units",
+        SpreadDirichletMultinomial(concentration, pop.concentration_spread[z], units),
     )
     spend = spend_concentration(
         department_units,

@@ -44,12 +44,14 @@ __all__ = [
     "PRICE_CONCENTRATION_LOG_SD",
     "PRICE_LOG_SD",
     "RATE_SD_LOG_SD",
+    "SPREAD_LOG_SD",
     "STORE_SITES",
     "VALUE_SD_LOG_SD",
     "DepartmentProfileSite",
     "Population",
     "anchored_department_profile",
     "as_arrays",
+    "concentration_spread_site",
     "dirichlet_department_profile",
     "draw_population",
     "mean_population",
@@ -68,6 +70,7 @@ FITTED_SITES = (
     "purchase_rate_sd",
     "dropout_loc",
     "customer_concentration",
+    "concentration_spread",
     "department_log_price",
     "price_concentration",
 )
@@ -79,6 +82,12 @@ STORE_SITES = ("department_log_price", "price_concentration")
 #: central 90% interval of x/ 5.2 around the YAML value). Fixed at the YAML value in
 #: ``weights`` fits and in samples from the prior means.
 CONCENTRATION_LOG_SD = 1.0
+#: Prior of a persona's spread of customer concentrations (the log-scale sd of ``c_i``
+#: around ``c_p``, :mod:`personagen.story._spread`): LogNormal centred on the YAML's
+#: ``knobs.customer_concentration_sd`` with this log-scale sd (a central 90% interval of
+#: x/ 2.3 around it), drawn non-centred (``concentration_spread_raw`` standard normal), so
+#: a YAML value of 0 keeps the spread at 0. Fixed at the YAML value in ``weights`` fits.
+SPREAD_LOG_SD = 0.5
 #: Prior of a persona's between-customer spread of the purchase rate (the log-scale sd
 #: that fixes the gamma's shape): LogNormal centred on the sd the YAML's
 #: ``frequency_per_month`` range gives, with this log-scale sd (a central 90% interval
@@ -104,6 +113,12 @@ PRICE_LOG_SD = 1.0
 #: Prior of the price concentration (how tightly spend shares follow units x prices):
 #: LogNormal around the YAML's ``prices.concentration`` with this log-scale sd.
 PRICE_CONCENTRATION_LOG_SD = 1.0
+#: Prior of a persona's spread of customer concentrations (the log-scale sd of ``c_i``
+#: around ``c_p``, :mod:`personagen.story._spread`): LogNormal centred on the YAML's
+#: ``knobs.customer_concentration_sd`` with this log-scale sd (a central 90% interval of
+#: x/ 2.3 around it), drawn non-centred (``concentration_spread_raw`` standard normal), so
+#: a YAML value of 0 keeps the spread at 0. Fixed at the YAML value in ``weights`` fits.
+SPREAD_LOG_SD = 0.5
 #: Department components whose prior Dirichlet parameter is below this are held at
 #: their prior share by :func:`anchored_department_profile`.
 MIN_FREE_CONCENTRATION = 0.5
@@ -140,7 +155,11 @@ class Population(NamedTuple):
         Logit of the mean probability that a customer drops out after an order.
     customer_concentration : Array, shape (..., P)
         How closely a persona's customers follow its department profile: a customer's
-        department mix is ``Dirichlet(customer_concentration * department_profile)``.
+        department mix is ``Dirichlet(c_i * department_profile)`` with ``c_i`` lognormal
+        around it (its median).
+    concentration_spread : Array, shape (..., P)
+        Log-scale sd of ``c_i`` around ``customer_concentration`` (0: every customer of
+        the persona has the persona's; :class:`~personagen.story.SpreadDirichletMultinomial`).
     department_log_price : Array, shape (..., D)
         Log typical unit price of each department (the store's; personas may multiply it,
         ``PriorArrays.persona_log_price``). Only differences between departments matter.
@@ -158,6 +177,7 @@ class Population(NamedTuple):
     purchase_rate_sd: Float[Array, "*draws personas"]
     dropout_loc: Float[Array, "*draws personas"]
     customer_concentration: Float[Array, "*draws personas"]
+    concentration_spread: Float[Array, "*draws personas"]
     department_log_price: Float[Array, "*draws departments"]
     price_concentration: Float[Array, "*draws"]
 
@@ -226,8 +246,9 @@ def population_sites(priors: PriorArrays, department_profile: DepartmentProfileS
     Returns
     -------
     Population
-        ``class_profile`` at its prior mean (the YAML preferences); :func:`population_model`
-        draws it.
+        ``class_profile`` and ``concentration_spread`` at their prior means (the YAML
+        values); :func:`population_model` and the fits draw them
+        (:func:`concentration_spread_site`).
     """
     weights = numpyro.sample(
         "persona_weights", dist.Dirichlet(priors.weight_concentration * priors.weights)
@@ -280,8 +301,24 @@ def population_sites(priors: PriorArrays, department_profile: DepartmentProfileS
         purchase_rate_sd,
         dropout_loc,
         concentration,
+        jnp.asarray(priors.concentration_spread),
         log_price,
         price_concentration,
+    )
+
+
+def concentration_spread_site(priors: PriorArrays) -> Array:
+    """Draw each persona's concentration spread, ``yaml_sd * exp(SPREAD_LOG_SD * z)``, (P,).
+
+    Non-centred (``concentration_spread_raw`` is the standard normal ``z``): the
+    LogNormal(log yaml_sd, SPREAD_LOG_SD) for a positive YAML value, exactly 0 for 0.
+    Drawn after every other population site, so a population drawn from the prior keeps
+    the draws it had before the spread existed.
+    """
+    with numpyro.plate("personas", priors.n_personas, dim=-1):
+        raw = numpyro.sample("concentration_spread_raw", dist.Normal(0.0, 1.0))
+    return numpyro.deterministic(
+        "concentration_spread", priors.concentration_spread * jnp.exp(SPREAD_LOG_SD * raw)
     )
 
 
@@ -312,7 +349,9 @@ def population_model(priors: PriorArrays, structure: Structure) -> Population:
     class_profile = numpyro.deterministic(
         "class_profile", _group_normalise(raw, structure.class_index, structure.n_departments)
     )
-    return pop._replace(class_profile=class_profile)
+    return pop._replace(
+        class_profile=class_profile, concentration_spread=concentration_spread_site(priors)
+    )
 
 
 def population_means(priors: PriorArrays) -> dict[str, Array]:
@@ -331,6 +370,7 @@ def population_means(priors: PriorArrays) -> dict[str, Array]:
         "purchase_rate_sd": jnp.asarray(priors.log_rate_sd),
         "dropout_loc": jnp.asarray(priors.logit_dropout_loc),
         "customer_concentration": jnp.asarray(priors.customer_concentration),
+        "concentration_spread_raw": jnp.zeros_like(jnp.asarray(priors.concentration_spread)),
         "department_price_offset": jnp.zeros_like(jnp.asarray(priors.department_log_price)),
         "price_concentration": jnp.asarray(priors.price_concentration),
     }
