@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -143,9 +145,19 @@ def test_stability_ignores_the_labels_and_knows_chance():
     assert abs(independent.ari) < 0.01
 
 
-def test_personagen_scores_are_the_dirichlet_multinomial_mixture_of_the_draw():
+#: Nodes of the test's own quadrature of the spread (its error is far below the rtol).
+SPREAD_CHECK_NODES = 64
+
+
+@pytest.mark.parametrize("spread", [0.0, 0.6])
+def test_personagen_scores_are_the_dirichlet_multinomial_mixture_of_the_draw(spread):
     config = load_config()
     fitted = fake_fit(config, dominant_weights(), n_chains=1, n_draws=1)
+    n_personas = len(config.persona_names)
+    spread_draws = np.full((1, 1, n_personas), spread, np.float32)
+    fitted = dataclasses.replace(
+        fitted, draws={**fitted.draws, "concentration_spread": spread_draws}
+    )
     rng = np.random.default_rng(4)
     n = 30
 
@@ -176,8 +188,19 @@ def test_personagen_scores_are_the_dirichlet_multinomial_mixture_of_the_draw():
     log_pi -= logsumexp(log_pi, axis=1, keepdims=True)
     alpha = np.asarray(priors.customer_concentration)[:, None] * np.asarray(one.department_profile)
     y_a, y_b = a.department_units.astype(float), b.department_units.astype(float)
-    class_only = logsumexp(log_pi + dm_log_pmf(y_b[:, None], alpha[None]), axis=1)
-    conjugate = logsumexp(log_pi + dm_log_pmf(y_b[:, None], alpha[None] + y_a[:, None]), axis=1)
+    # the concentration spread by an independent quadrature (64 nodes, float64): per node
+    # j, c_j = c exp(spread sqrt2 x_j); class only re-draws c, the conjugate form weights
+    # each node by its posterior given half A
+    nodes, weights = np.polynomial.hermite.hermgauss(SPREAD_CHECK_NODES)
+    scale = np.exp(spread * np.sqrt(2.0) * nodes)[None, None, :, None]  # (1, 1, J, 1)
+    log_w = np.log(weights / np.sqrt(np.pi))
+    alpha_j = alpha[None, :, None, :] * scale  # (1, P, J, D)
+    ya, yb = y_a[:, None, None, :], y_b[:, None, None, :]
+    class_only = logsumexp(log_pi + logsumexp(log_w + dm_log_pmf(yb, alpha_j), axis=2), axis=1)
+    from_a = log_w + dm_log_pmf(ya, alpha_j)
+    post = from_a - logsumexp(from_a, axis=2, keepdims=True)
+    conj_p = logsumexp(post + dm_log_pmf(yb, alpha_j + ya), axis=2)
+    conjugate = logsumexp(log_pi + conj_p, axis=1)
     assert np.allclose(got["class_only"], class_only, rtol=1e-4)
     assert np.allclose(got["conjugate"], conjugate, rtol=1e-4)
     assert np.isfinite(got.to_numpy()).all()
