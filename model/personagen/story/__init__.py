@@ -78,7 +78,6 @@ from personagen.story._spread import (
     SpreadDirichletMultinomial,
     dm_log_pmf,
     quadrature,
-    spread_multipliers,
 )
 
 __all__ = [
@@ -138,5 +137,4 @@ __all__ = [
     "split_cents",
     "split_cents_by_shares",
     "split_grouped_cents",
-    "spread_multipliers",
 ]

@@ -36,13 +36,13 @@ __all__ = [
     "SpreadDirichletMultinomial",
     "dm_log_pmf",
     "quadrature",
-    "spread_multipliers",
 ]
 
 #: Gauss-Hermite nodes of the concentration spread. 16 integrate polynomials of degree 31
 #: exactly; on The Complete Journey's department counts (12 departments, a median 278
 #: units a household, up to 4,253) the mean absolute error of the log density against 64
-#: nodes is 4e-7 nats at sigma 0.56 and 7e-4 at sigma 1 (``tests/story/test_spread.py``).
+#: nodes is 4e-7 nats at sigma 0.56 and 7e-4 at sigma 1 (docs/decisions.md);
+#: ``tests/story/test_spread.py`` bounds it on synthetic draws against 200 nodes.
 SPREAD_NODES = 16
 
 
@@ -57,12 +57,6 @@ def quadrature(n_nodes: int = SPREAD_NODES) -> tuple[np.ndarray, np.ndarray]:
     return (np.sqrt(2.0) * nodes).astype(np.float32), np.log(weights / np.sqrt(np.pi)).astype(
         np.float32
     )
-
-
-def spread_multipliers(spread: ArrayLike, n_nodes: int = SPREAD_NODES) -> Array:
-    """Return ``log(c_i / c_p)`` at the quadrature nodes, shape (..., J)."""
-    nodes, _ = quadrature(n_nodes)
-    return jnp.asarray(spread, jnp.float32)[..., None] * nodes
 
 
 def dm_log_pmf(value: ArrayLike, concentration: ArrayLike, total: ArrayLike) -> Array:
