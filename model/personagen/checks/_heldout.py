@@ -60,6 +60,7 @@ from personagen.story import (
     as_arrays,
     dm_log_pmf,
     fenton_wilkinson,
+    node_multipliers,
     quadrature,
 )
 
@@ -152,7 +153,7 @@ def _draw_scores(pop: Population, priors: PriorArrays, a: Observations, b: Obser
     from_a = SpreadDirichletMultinomial(conc, spread, a.units[:, None]).node_log_prob(y_a)
     post = from_a - logsumexp(from_a, axis=-1, keepdims=True)  # (N, P, J)
     nodes, _ = quadrature()
-    conc_j = conc[:, None, :] * jnp.exp(spread[:, None] * nodes)[..., None]  # (P, J, D)
+    conc_j = conc[:, None, :] * node_multipliers(spread, nodes)[..., None]  # (P, J, D)
     per_node = dm_log_pmf(y_b[:, :, None, :], conc_j + y_a[:, :, None, :], n_b[..., None])
     conjugate = logsumexp(post + per_node, axis=-1)
     # order values: mu ~ N(loc, tau^2); log R_h | mu ~ N(mu + shift_h, scale_h^2)

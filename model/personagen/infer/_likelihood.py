@@ -48,6 +48,7 @@ from personagen.story import (
     dropout_beta,
     fenton_wilkinson,
     gamma_from_lognormal,
+    node_multipliers,
     process_count_terms,
     process_log_prob,
     quadrature,
@@ -403,8 +404,8 @@ def _department_term(pop: Population, data: FitData) -> Array:
     At each quadrature node ``j`` the customer's concentration is ``c_p exp(sigma_p x_j)``;
     the node terms are summed with their weights in log space.
     """
-    c = pop.customer_concentration[:, None] * jnp.exp(
-        pop.concentration_spread[:, None] * data.spread_nodes
+    c = pop.customer_concentration[:, None] * node_multipliers(
+        pop.concentration_spread, data.spread_nodes
     )  # (P, J)
     alpha_d = c[:, None, :] * pop.department_profile[:, :, None]  # (P, D, J)
     a_d = jnp.transpose(alpha_d, (1, 0, 2))[data.pair_department]  # (U, P, J)

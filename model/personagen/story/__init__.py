@@ -77,6 +77,7 @@ from personagen.story._spread import (
     SPREAD_NODES,
     SpreadDirichletMultinomial,
     dm_log_pmf,
+    node_multipliers,
     quadrature,
 )
 
@@ -124,6 +125,7 @@ __all__ = [
     "fenton_wilkinson",
     "gamma_from_lognormal",
     "mean_population",
+    "node_multipliers",
     "persona_model",
     "population_means",
     "population_model",

@@ -113,12 +113,6 @@ PRICE_LOG_SD = 1.0
 #: Prior of the price concentration (how tightly spend shares follow units x prices):
 #: LogNormal around the YAML's ``prices.concentration`` with this log-scale sd.
 PRICE_CONCENTRATION_LOG_SD = 1.0
-#: Prior of a persona's spread of customer concentrations (the log-scale sd of ``c_i``
-#: around ``c_p``, :mod:`personagen.story._spread`): LogNormal centred on the YAML's
-#: ``knobs.customer_concentration_sd`` with this log-scale sd (a central 90% interval of
-#: x/ 2.3 around it), drawn non-centred (``concentration_spread_raw`` standard normal), so
-#: a YAML value of 0 keeps the spread at 0. Fixed at the YAML value in ``weights`` fits.
-SPREAD_LOG_SD = 0.5
 #: Department components whose prior Dirichlet parameter is below this are held at
 #: their prior share by :func:`anchored_department_profile`.
 MIN_FREE_CONCENTRATION = 0.5
