@@ -42,7 +42,8 @@ __all__ = [
 #: Gauss-Hermite nodes of the concentration spread. 16 integrate polynomials of degree 31
 #: exactly; on The Complete Journey's department counts (12 departments, a median 278
 #: units a household, up to 4,253) the mean absolute error of the log density against 64
-#: nodes is 4e-7 nats at sigma 0.56 and 7e-4 at sigma 1 (docs/decisions.md);
+#: nodes is 6.5e-6 nats at sigma 0.56 (largest 0.002) and 2.2e-3 at sigma 1 (largest 0.08;
+#: 9 nodes: 5e-4 and 0.021), docs/decisions.md;
 #: ``tests/story/test_spread.py`` bounds it on synthetic draws against 200 nodes.
 SPREAD_NODES = 16
 
