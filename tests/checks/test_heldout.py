@@ -245,6 +245,11 @@ def test_evaluate_reports_scores_and_stability(transactions, tmp_path, capsys):
     ours = next(line for line in out.splitlines() if "stability, personagen" in line)
     same, chance = (float(x.split("%")[0]) for x in (ours.split(": ")[1], ours.split("chance ")[1]))
     assert same > chance
+    # the per-customer labels are the ones the printed stability was computed from
+    again = stability(
+        customers["personagen_label_a"].to_numpy(), customers["personagen_label_b"].to_numpy(), 2
+    )
+    assert f"{again.same:.1%} the same persona" in ours
     assert main([*args, "-q"]) == 2  # the outputs exist: --overwrite is needed
     assert "--overwrite" in capsys.readouterr().err
 

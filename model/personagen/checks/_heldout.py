@@ -205,7 +205,10 @@ class HeldOut:
     customers : pandas.DataFrame
         One row per customer: ``customer_id``, units in each half, personagen's
         :data:`SCORES` and the reference models' scores (``pooled``, ``own_shares``,
-        ``em_class_only``, ``em_conjugate``), in nats.
+        ``em_class_only``, ``em_conjugate``), in nats; and the most likely persona (EM
+        component) fitted on either half, ``personagen_label_a``, ``personagen_label_b``,
+        ``em_label_a``, ``em_label_b`` (0-based, as fitted: labels of the two halves are
+        not matched, :func:`stability` matches them).
     summary : pandas.DataFrame
         Mean score per customer and its standard error, per model and form.
     stability : dict of str to Stability
@@ -313,6 +316,8 @@ def evaluate_heldout(
             em_b.log_responsibilities(counts_b).argmax(1),
         ),
     }
+    for name, (a, b) in labels.items():  # unmatched labels, for re-analysis
+        customers[f"{name}_label_a"], customers[f"{name}_label_b"] = a, b
     return HeldOut(
         customers=customers,
         summary=_summary(customers, names),
