@@ -6,7 +6,9 @@
 #   1. the sampling tests on the GPU (exact invariants, chunk-size invariance, same seed
 #      same bytes, sampler laws);
 #   2. the sampler alone (benchmarks/bench_sampler.py);
-#   3. end to end to Parquet with two host cores (taskset), the budget of the targets.
+#   3. end to end to Parquet with two host cores (taskset), the budget of the targets;
+#   4. line items (--transactions): their tests (exact roll-up, chunk invariance, the
+#      calendar and baskets) with the customers drawn on the GPU, and their throughput.
 # PYTHON picks the interpreter (default .venv/bin/python, else python3); OUT, if set, gets
 # the logs.
 set -uo pipefail
@@ -33,5 +35,10 @@ echo "== sampler alone"
 echo "== end to end, two host cores"
 taskset -c 0,1 "$PYTHON" benchmarks/bench_sample.py --basic 2000000 --enriched 200000 \
     --repeat 3 2>&1 | tee "$OUT/bench_sample.txt" || status=1
+echo "== line items: tests and throughput, customers drawn on the GPU"
+"$PYTHON" -m pytest -q -n 2 -p no:benchmark tests/sample/test_transactions.py \
+    tests/sample/test_missions.py 2>&1 | tee "$OUT/pytest_transactions.txt" | tail -15 || status=1
+taskset -c 0,1 "$PYTHON" benchmarks/bench_transactions.py --n 10000 100000 2>&1 \
+    | tee "$OUT/bench_transactions.txt" || status=1
 echo "logs in $OUT"
 exit $status

@@ -164,6 +164,27 @@ TIMING_ERRORS = [
         "personas.teenage_girl.knobs.timing.hour_of_day: expected 24 shares, got 23",
     ),
     (
+        "an hour profile that does not sum to 1",
+        "hour_of_day: [0.0287, 0.0143,",
+        "hour_of_day: [0.1287, 0.0143,",
+        "personas.teenage_girl.knobs.timing.hour_of_day: expected shares summing to 1, got a "
+        "sum of 1.1000",
+    ),
+    (
+        "a negative weekday share",
+        "day_of_week: {Mon: 0.10, Tue: 0.10, Wed: 0.11,",
+        "day_of_week: {Mon: -0.10, Tue: 0.30, Wed: 0.11,",
+        "personas.teenage_girl.knobs.timing.day_of_week.Mon: Input should be greater than or "
+        "equal to 0, got -0.1",
+    ),
+    (
+        "a negative hour share",
+        "hour_of_day: [0.0287, 0.0143,",
+        "hour_of_day: [-0.0287, 0.0717,",
+        "personas.teenage_girl.knobs.timing.hour_of_day[0]: Input should be greater than or "
+        "equal to 0, got -0.0287",
+    ),
+    (
         "an unknown time zone",
         "time_zone: Europe/London",
         "time_zone: Europe/Londn",

@@ -8,7 +8,9 @@ where ``season`` is the customer's persona's department profile weighted over th
 departments' monthly intensities and ``week`` the persona's day-of-week profile:
 for a Poisson process, given the count and the end points, the inner points are
 independent draws from the normalised intensity (docs/transactions.md). The clock
-time is an hour from the persona's hour-of-day profile and a uniform second.
+time is an hour from the persona's hour-of-day profile and a uniform second; a time
+in the hour skipped when the clocks go forward is read as a till's clock reads it
+(:mod:`._local_time`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from personagen.config import TimingArrays
 from personagen.sample._counter_rng import counter_uniforms
+from personagen.sample._local_time import existing_local_times
 from personagen.sample._segments import group_offsets, sort_within_groups
 
 __all__ = ["OrderTimes", "draw_order_times", "month_of", "weekday_of"]
@@ -143,5 +146,6 @@ def draw_order_times(
         hour[sel] = np.searchsorted(hour_cum[p], u_hour[sel], side="right")
     second = np.floor(counter_uniforms(word, SECOND_STREAM, ids, k) * 3600).astype(np.int64)
     timestamp = day * SECONDS_PER_DAY + hour * 3600 + second
+    timestamp = existing_local_times(timestamp, timing.time_zone)  # none in a skipped hour
     order = sort_within_groups(owner, timestamp - (timestamp.min() if timestamp.size else 0))
     return OrderTimes(owner=owner, number=k + 1, timestamp=timestamp[order], offsets=offsets)
