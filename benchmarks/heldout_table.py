@@ -5,7 +5,7 @@ Usage::
     python benchmarks/heldout_table.py heldout/k2 heldout/k3 heldout/k4 ...
 
 Each folder holds one run's ``heldout_customers.csv`` (any K; the K is read from the
-number of labels). Prints, per form, :func:`personagen.checks.choose_personas_heldout`'s
+largest label, so a run in which some persona is nobody's most likely one reads low). Prints, per form, :func:`personagen.checks.choose_personas_heldout`'s
 table and choice, then per K the split-half stability of personagen and of the EM
 mixture: the share of customers with the same most likely persona (labels matched),
 the paired difference with its standard error over customers, Cohen's kappa (agreement
@@ -42,7 +42,10 @@ def main() -> None:
     tables = {}
     for folder in args.runs:
         table = pd.read_csv(folder / "heldout_customers.csv")
-        k = int(max(table["em_label_a"].max(), table["personagen_label_a"].max())) + 1
+        labels = [f"{m}_label_{h}" for m in ("personagen", "em") for h in "ab"]
+        k = int(table[labels].to_numpy().max()) + 1  # a K with an unused label reads low
+        if k in tables:
+            raise SystemExit(f"{folder}: a second run with K = {k}")
         tables[k] = table
     pd.set_option("display.width", 160)
     for form in ("class_only", "conjugate"):
@@ -52,7 +55,9 @@ def main() -> None:
     print("== split-half stability (personagen / EM)")
     rows = []
     for k, table in sorted(tables.items()):
-        ours = _agrees(table["personagen_label_a"].to_numpy(), table["personagen_label_b"], k)
+        ours = _agrees(
+            table["personagen_label_a"].to_numpy(), table["personagen_label_b"].to_numpy(), k
+        )
         em = _agrees(table["em_label_a"].to_numpy(), table["em_label_b"].to_numpy(), k)
         diff = ours.astype(float) - em
         s_ours = stability(table["personagen_label_a"], table["personagen_label_b"], k)

@@ -225,7 +225,9 @@ def _ratio_and_se(num: np.ndarray, den: np.ndarray) -> tuple[float, float]:
     return float(ratio), float(se)
 
 
-def _per_customer(customer: np.ndarray, num: np.ndarray, den: np.ndarray):
+def _per_customer(
+    customer: np.ndarray, num: np.ndarray, den: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Sums of ``num`` and ``den`` per customer code, for the customers with ``den > 0``."""
     n = int(customer.max()) + 1
     num, den = np.bincount(customer, num, n), np.bincount(customer, den, n)
@@ -264,7 +266,9 @@ MIN_MEDIAN_LIFT = 1.4
 def test_baskets_have_several_lines_and_correlated_departments(runs):
     lines = runs["lines"]["lines"]
     order = pd.factorize(lines["order_id"])[0]
-    department = pd.factorize(lines["department"])[0].astype(np.int64)
+    department, names = pd.factorize(lines["department"])
+    department = department.astype(np.int64)
+    assert len(names) < 64  # the (order, department) key below
     customer = pd.factorize(lines["customer_id"])[0][np.unique(order, return_index=True)[1]]
     per_order = {
         "lines": np.bincount(order).astype(np.float64),
