@@ -5,12 +5,12 @@ Usage::
     python benchmarks/heldout_table.py heldout/k2 heldout/k3 heldout/k4 ...
 
 Each folder holds one run's ``heldout_customers.csv`` (any K; the K is read from the
-largest label, so a run in which some persona is nobody's most likely one reads low). Prints, per form, :func:`personagen.checks.choose_personas_heldout`'s
-table and choice, then per K the split-half stability of personagen and of the EM
-mixture: the share of customers with the same most likely persona (labels matched),
-the paired difference with its standard error over customers, Cohen's kappa (agreement
-corrected for the chance level of each labelling's own shares) and the adjusted Rand
-index.
+largest label, so a run in which some persona is nobody's most likely one reads low).
+Prints, per form, :func:`personagen.checks.choose_personas_heldout`'s table and choice,
+then per K the split-half stability of personagen and of the EM mixture: the share of
+customers with the same most likely persona (labels matched), the paired difference
+with its standard error over customers, Cohen's kappa (agreement corrected for the
+chance level of each labelling's own shares) and the adjusted Rand index.
 """
 
 from __future__ import annotations
