@@ -20,19 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
-from personagen.checks import choose_personas_heldout, stability
-
-
-def _agrees(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
-    """Per customer, whether its two labels agree once the labels are matched."""
-    confusion = np.zeros((k, k))
-    np.add.at(confusion, (a, b), 1)
-    rows, cols = linear_sum_assignment(-confusion)
-    match = np.empty(k, dtype=np.int64)
-    match[rows] = cols
-    return match[a] == b
+from personagen.checks import agreement, choose_personas_heldout, stability
 
 
 def main() -> None:
@@ -55,10 +44,8 @@ def main() -> None:
     print("== split-half stability (personagen / EM)")
     rows = []
     for k, table in sorted(tables.items()):
-        ours = _agrees(
-            table["personagen_label_a"].to_numpy(), table["personagen_label_b"].to_numpy(), k
-        )
-        em = _agrees(table["em_label_a"].to_numpy(), table["em_label_b"].to_numpy(), k)
+        ours = agreement(table["personagen_label_a"], table["personagen_label_b"], k)
+        em = agreement(table["em_label_a"], table["em_label_b"], k)
         diff = ours.astype(float) - em
         s_ours = stability(table["personagen_label_a"], table["personagen_label_b"], k)
         s_em = stability(table["em_label_a"], table["em_label_b"], k)

@@ -263,16 +263,15 @@ DOCUMENTED_CUSTOMERS = 2_000
 MIN_MEDIAN_LIFT = 1.4
 
 
-def test_baskets_have_several_lines_and_correlated_departments(runs):
+def test_baskets_have_several_lines_and_correlated_departments(runs, config):
     lines = runs["lines"]["lines"]
-    order = pd.factorize(lines["order_id"])[0]
-    department, names = pd.factorize(lines["department"])
-    department = department.astype(np.int64)
-    assert len(names) < 64  # the (order, department) key below
+    order = pd.factorize(lines["order_id"])[0].astype(np.int64)
+    n_departments = len(config.hierarchy.departments)
+    pairs = np.unique(order * n_departments + _departments(lines, config))  # (order, dept)
     customer = pd.factorize(lines["customer_id"])[0][np.unique(order, return_index=True)[1]]
     per_order = {
         "lines": np.bincount(order).astype(np.float64),
-        "departments": np.bincount(np.unique(order * 64 + department) // 64).astype(np.float64),
+        "departments": np.bincount(pairs // n_departments).astype(np.float64),
     }
     ones = np.ones(customer.size)
     for column, documented in (

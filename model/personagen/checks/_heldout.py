@@ -67,6 +67,7 @@ from personagen.story import (
 __all__ = [
     "HeldOut",
     "Stability",
+    "agreement",
     "evaluate_heldout",
     "heldout_scores",
     "split_orders",
@@ -124,11 +125,30 @@ class Stability:
     ari: float
 
 
-def stability(labels_a: np.ndarray, labels_b: np.ndarray, k: int) -> Stability:
-    """Split-half agreement of two labellings of the same customers (see :class:`Stability`)."""
+def _matching(labels_a: np.ndarray, labels_b: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """Return the confusion matrix of two labellings and the matching that maximises agreement."""
     confusion = np.zeros((k, k))
     np.add.at(confusion, (labels_a, labels_b), 1)
     rows, cols = linear_sum_assignment(-confusion)  # personas are exchangeable in learn mode
+    return confusion, rows, cols
+
+
+def agreement(labels_a: np.ndarray, labels_b: np.ndarray, k: int) -> np.ndarray:
+    """Per customer, whether its two labels agree once the labels are matched.
+
+    The mean is :attr:`Stability.same`; per customer, it gives paired comparisons of the
+    stability of two models on the same customers.
+    """
+    labels_a, labels_b = np.asarray(labels_a), np.asarray(labels_b)
+    _, rows, cols = _matching(labels_a, labels_b, k)
+    match = np.empty(k, dtype=np.int64)
+    match[rows] = cols
+    return match[labels_a] == labels_b
+
+
+def stability(labels_a: np.ndarray, labels_b: np.ndarray, k: int) -> Stability:
+    """Split-half agreement of two labellings of the same customers (see :class:`Stability`)."""
+    confusion, rows, cols = _matching(np.asarray(labels_a), np.asarray(labels_b), k)
     n = len(labels_a)
     share_a = confusion.sum(1) / n
     share_b = confusion.sum(0) / n

@@ -91,10 +91,10 @@ def existing_local_times(timestamp: np.ndarray, zone_name: str) -> np.ndarray:
     for start, end in spans:
         inside = np.flatnonzero((timestamp >= start) & (timestamp < end))
         forward, back = timestamp[inside] + (end - start), timestamp[inside] - (end - start)
-        same_day = day[inside]
+        date = day[inside]
         out[inside] = np.where(
-            forward // SECONDS_PER_DAY == same_day,
+            forward // SECONDS_PER_DAY == date,
             forward,
-            np.where(back // SECONDS_PER_DAY == same_day, back, timestamp[inside]),
+            np.where(back // SECONDS_PER_DAY == date, back, timestamp[inside]),
         )
     return out

@@ -21,14 +21,13 @@ import numpy as np
 
 from personagen.config import TimingArrays
 from personagen.sample._counter_rng import counter_uniforms
-from personagen.sample._local_time import existing_local_times
+from personagen.sample._local_time import SECONDS_PER_DAY, existing_local_times
 from personagen.sample._segments import group_offsets, sort_within_groups
 
 __all__ = ["OrderTimes", "draw_order_times", "month_of", "weekday_of"]
 
 #: Streams of :func:`~personagen.sample._counter_rng.counter_uniforms` for order times.
 DAY_STREAM, HOUR_STREAM, SECOND_STREAM = 1, 2, 3
-SECONDS_PER_DAY = 86_400
 
 
 def month_of(day: np.ndarray) -> np.ndarray:
