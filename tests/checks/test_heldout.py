@@ -11,6 +11,7 @@ from scipy import stats
 from scipy.special import logsumexp
 
 from personagen.checks import (
+    agreement,
     choose_personas_heldout,
     dm_log_pmf,
     fit_dm_mixture,
@@ -143,6 +144,10 @@ def test_stability_ignores_the_labels_and_knows_chance():
     # matching's optimism (the best of 6 label permutations)
     assert abs(independent.same - independent.chance) < 4 * np.sqrt(1 / 3 * 2 / 3 / 3_000) + 0.02
     assert abs(independent.ari) < 0.01
+    # per customer: every relabelled customer agrees; the mean is the stability's share
+    assert agreement(a, perm[a], 3).all()
+    b = rng.integers(0, 3, size=3_000)
+    assert agreement(a, b, 3).mean() == pytest.approx(stability(a, b, 3).same)
 
 
 #: Nodes of the test's own quadrature of the spread (its error is far below the rtol).
